@@ -1,0 +1,1 @@
+"""The `ghlbridge` command line: thin commands over the library."""

@@ -1,0 +1,45 @@
+"""How the CLI reports failure: one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import typer
+
+from ghlbridge.catalog import UnknownOperationError
+from ghlbridge.client.errors import GHLError, ValidationError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+EXIT_API = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input on the command line (a param, a body, a file)."""
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    sys.stderr.write(f"ghlbridge: error: {' '.join(message.split())}\n")
+    return typer.Exit(code)
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn the library's errors into the CLI's one-line reason and exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (UsageError, ValidationError, UnknownOperationError) as exc:
+            raise fail(str(exc), EXIT_USAGE) from None
+        except GHLError as exc:
+            raise fail(str(exc), EXIT_API) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper
