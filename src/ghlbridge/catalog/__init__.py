@@ -1,15 +1,15 @@
 """Every GHL operation as data: the one source of truth for the client, sandbox, CLI, flows and MCP."""
 
 from ghlbridge.catalog.ids import operation_id, snake
-from ghlbridge.catalog.model import Body, Operation, Param, Paging, Response
+from ghlbridge.catalog.model import Body, Operation, Paging, Param, Response
 from ghlbridge.catalog.registry import Catalog, UnknownOperationError, load_catalog
 
 __all__ = [
     "Body",
     "Catalog",
     "Operation",
-    "Param",
     "Paging",
+    "Param",
     "Response",
     "UnknownOperationError",
     "load_catalog",

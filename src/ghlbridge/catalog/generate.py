@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ class _Resolver:
             self._docs[path] = json.loads(path.read_text(encoding="utf-8"))
         return self._docs[path]
 
-    def _target(self, ref: str, base: Path) -> tuple[Path, str, Any]:
+    def target(self, ref: str, base: Path) -> tuple[Path, str, Any]:
         file_part, _, pointer = ref.partition("#")
         path = (base.parent / file_part).resolve() if file_part else base.resolve()
         node = self.doc(path)
@@ -106,7 +107,7 @@ class _Resolver:
         if not isinstance(node, dict):
             return {}
         if "$ref" in node:
-            path, pointer, target = self._target(str(node["$ref"]), base)
+            path, pointer, target = self.target(str(node["$ref"]), base)
             key = f"{path}#{pointer}"
             if key in stack or len(stack) >= _MAX_REF_DEPTH:
                 return dict(_RECURSION_STUB)
@@ -127,6 +128,8 @@ class _Resolver:
                 out[key] = node[key]
         if out.get("type") == "any":  # not a JSON-schema type: means "untyped"
             del out["type"]
+        if "enum" in out:
+            _fix_enum(out)
         required = node.get("required")
         if isinstance(required, list) and required:
             out["required"] = [str(r) for r in required]
@@ -149,6 +152,28 @@ class _Resolver:
             if isinstance(alts, list) and alts:
                 out[key] = _dedupe([self.schema(a, base, stack) for a in alts])
         return out
+
+
+def _fix_enum(schema: Schema) -> None:
+    """Repair two spec slips: an enum wrapped in a list, and a type its values contradict."""
+    values = schema["enum"]
+    if len(values) == 1 and isinstance(values[0], list):
+        values = schema["enum"] = list(values[0])
+    kinds = {_json_type(v) for v in values if v is not None}
+    if len(kinds) == 1 and schema.get("type") not in (None, "array"):
+        kind = kinds.pop()
+        if not (kind == "integer" and schema["type"] == "number"):
+            schema["type"] = kind
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string" if isinstance(value, str) else "object"
 
 
 def _is_scalar_example(value: Any) -> bool:
@@ -175,7 +200,9 @@ def _dedupe(schemas: list[Schema]) -> list[Schema]:
 
 
 def _is_objectish(schema: Schema) -> bool:
-    return schema.get("type", "object") == "object" and not ({"oneOf", "anyOf", "items"} & set(schema))
+    return schema.get("type", "object") == "object" and not (
+        {"oneOf", "anyOf", "items"} & set(schema)
+    )
 
 
 def _merge_all_of(parts: list[Schema], own: Schema) -> Schema:
@@ -206,29 +233,6 @@ def _merge_all_of(parts: list[Schema], own: Schema) -> Schema:
             merged["required"] = list(dict.fromkeys(required))
         return merged
     return {**own, "allOf": parts}
-
-
-def _raw_properties(resolver: _Resolver, node: Any, base: Path) -> dict[str, Any]:
-    """Top-level property nodes of a raw schema (following `$ref`/`allOf`), descriptions kept."""
-    props: dict[str, Any] = {}
-    seen: set[str] = set()
-
-    def walk(n: Any, b: Path) -> None:
-        if not isinstance(n, dict):
-            return
-        if "$ref" in n:
-            path, pointer, target = resolver._target(str(n["$ref"]), b)
-            key = f"{path}#{pointer}"
-            if key not in seen:
-                seen.add(key)
-                walk(target, path)
-            return
-        for member in n.get("allOf") or []:
-            walk(member, b)
-        for name, sub in (n.get("properties") or {}).items():
-            props[str(name)] = sub
-    walk(node, base)
-    return props
 
 
 # --------------------------------------------------------------------------- operations
@@ -338,7 +342,7 @@ def _looks_like_resource(props: dict[str, Schema]) -> bool:
     for name, sub in props.items():
         if _is_array(sub):
             continue
-        if sub.get("type", "object") == "object" and "properties" in sub or sub.get("type") == "object":
+        if sub.get("type") == "object" or "properties" in sub:
             objects += name not in _ENVELOPE_OBJECTS
         else:
             scalars += 1
@@ -380,7 +384,7 @@ def _items_path(schema: Schema | None, path: str, spec_operation_id: str) -> str
 
 
 def _is_number(schema: Schema | None) -> bool:
-    return bool(schema) and (schema or {}).get("type") in ("number", "integer")
+    return schema is not None and schema.get("type") in ("number", "integer")
 
 
 def _total_path(schema: Schema | None, items: str | None) -> str | None:
@@ -514,21 +518,19 @@ def _params(
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     params: list[dict[str, Any]] = []
     query_prose: dict[str, str] = {}
-    for raw in raw_params:
-        if "$ref" in raw:
-            path, _, raw = resolver._target(str(raw["$ref"]), base)
-            base = path
+    for entry in raw_params:
+        raw, where = entry, base
+        if "$ref" in entry:
+            where, _, raw = resolver.target(str(entry["$ref"]), base)
         location = raw.get("in")
         name = str(raw.get("name"))
         if location not in ("path", "query", "header"):
             continue
         if location == "header" and name.lower() in SKIPPED_HEADERS:
             continue
-        schema = resolver.schema(raw.get("schema") or {}, base)
-        alternatives = raw.get("anyOf") or raw.get("oneOf")
-        if isinstance(alternatives, list) and "type" not in schema:
-            # e.g. conversations `startAfterDate`: schema {"type": "any"} next to an anyOf.
-            schema = {**schema, "anyOf": _dedupe([resolver.schema(a, base) for a in alternatives])}
+        # A parameter-level `anyOf` (conversations `startAfterDate`) is not OpenAPI and its
+        # members describe wrapper objects, not the value: only `schema` counts.
+        schema = resolver.schema(raw.get("schema") or {}, where)
         if "default" in raw and "default" not in schema:
             schema["default"] = raw["default"]
         params.append(
@@ -542,6 +544,24 @@ def _params(
         if location == "query":
             query_prose[name] = str(raw.get("description") or "")
     return params, query_prose
+
+
+def _add_missing_path_params(path: str, params: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Declare the `{name}`s of the path template that the spec forgot (11 operations do)."""
+    declared = {p["name"] for p in params if p["in"] == "path"}
+    missing = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{([^}/]+)}", path)
+        if name not in declared
+    ]
+    return [*missing, *params]
+
+
+def _merged_params(path_level: list[Any], op_level: list[Any]) -> list[Any]:
+    """Path-item parameters overridden by the operation's own (same name and location)."""
+    keys = {(p.get("name"), p.get("in")) for p in op_level if isinstance(p, dict)}
+    inherited = [p for p in path_level if (p.get("name"), p.get("in")) not in keys]
+    return [*inherited, *op_level]
 
 
 def _version(raw_params: list[Any]) -> str | None:
@@ -573,11 +593,13 @@ def _operation(
     method: str,
     path: str,
     op: dict[str, Any],
+    path_params: list[Any],
     v3: dict[tuple[str, str], str],
 ) -> dict[str, Any]:
     method = method.upper()
-    raw_params = list(op.get("parameters") or [])
+    raw_params = _merged_params(path_params, list(op.get("parameters") or []))
     params, query_prose = _params(resolver, raw_params, spec_path)
+    params = _add_missing_path_params(path, params)
 
     body = None
     picked = _pick_body(op.get("requestBody"))
@@ -648,12 +670,14 @@ def build_catalog(shared: Path) -> dict[str, Any]:
     for spec_path in specs:
         spec = resolver.doc(spec_path)
         for path, item in (spec.get("paths") or {}).items():
+            path_params = list(item.get("parameters") or [])
             for method, op in item.items():
                 if method in HTTP_METHODS and isinstance(op, dict):
-                    operations.append(_operation(resolver, spec_path, method, path, op, v3))
-    operations.sort(key=lambda o: o["id"])
-    ids = [o["id"] for o in operations]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+                    operations.append(
+                        _operation(resolver, spec_path, method, path, op, path_params, v3)
+                    )
+    operations.sort(key=lambda o: str(o["id"]))
+    duplicates = sorted(i for i, n in Counter(o["id"] for o in operations).items() if n > 1)
     if duplicates:
         raise ValueError(f"duplicate operation ids: {duplicates}")
     return {"_generated": GENERATED_NOTE, "operations": operations}
@@ -691,12 +715,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shared: Path = args.shared or default_shared()
     out: Path = args.out
-    text = render(build_catalog(shared))
+    try:
+        text = render(build_catalog(shared))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"cannot build the catalog from {shared}: {exc}", file=sys.stderr)
+        return 2
     if args.check:
-        current = out.read_text(encoding="utf-8") if out.exists() else None
+        current = out.read_text(encoding="utf-8") if out.exists() else ""
         if current != text:
+            changed = len(set(current.splitlines()) ^ set(text.splitlines()))
             print(
-                f"{out} is out of date: run `python -m ghlbridge.catalog.generate`",
+                f"{out} is out of date ({changed} lines differ): "
+                "run `python -m ghlbridge.catalog.generate`",
                 file=sys.stderr,
             )
             return 1

@@ -16,8 +16,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ghlbridge.cli.errors import UsageError, reports_errors
 from ghlbridge.cli.inputs import parse_body, parse_params
-from ghlbridge.cli.session import open_client
 from ghlbridge.cli.ops import resolve
+from ghlbridge.cli.session import open_client
 from ghlbridge.client import GHLClient
 
 ParamOpt = Annotated[
@@ -105,7 +105,9 @@ async def _export(
                     if fmt == "csv":
                         columns.update(dict.fromkeys(_flatten(item)))
                 count += len(page)
-                progress.update(task, advance=len(page), description=f"{op_id} page {pager.pages_fetched}")
+                progress.update(
+                    task, advance=len(page), description=f"{op_id} page {pager.pages_fetched}"
+                )
         if fmt == "csv":
             _jsonl_to_csv(tmp, list(columns))
         os.replace(tmp, out)
@@ -143,7 +145,10 @@ def _jsonl_to_csv(path: Path, columns: list[str]) -> None:
     """Second streaming pass: the header is the union of every item's columns."""
     csv_path = path.with_name(path.name + ".csv")
     try:
-        with path.open(encoding="utf-8") as src, csv_path.open("w", newline="", encoding="utf-8") as dst:
+        with (
+            path.open(encoding="utf-8") as src,
+            csv_path.open("w", newline="", encoding="utf-8") as dst,
+        ):
             writer = csv.DictWriter(dst, fieldnames=columns)
             writer.writeheader()
             for line in src:
@@ -158,4 +163,3 @@ def _cell(value: Any) -> Any:
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
     return value
-

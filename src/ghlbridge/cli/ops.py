@@ -38,9 +38,11 @@ def entries(kind: str | None, app_name: str | None) -> list[dict[str, Any]]:
             for c in named
         ]
         taken = {c.op_id for c in named}
-        others = polling_candidates(catalog) if kind == "trigger" else [
-            op for op in catalog if op.kind == "write"
-        ]
+        others = (
+            polling_candidates(catalog)
+            if kind == "trigger"
+            else [op for op in catalog if op.kind == "write"]
+        )
         source = "polling" if kind == "trigger" else "catalog"
         rows += [
             {**_op_row(op), "name": op.id, "kind": kind, "source": source}
@@ -150,9 +152,13 @@ def show_op(
         typer.echo(json.dumps(info, indent=2))
         return
     console.print(f"[bold]{info['id']}[/bold]  {info['method']} {info['path']}")
-    console.print(f"  {info['summary']}" + ("  [red](deprecated)[/red]" if info["deprecated"] else ""))
-    console.print(f"  Version: {info['version'] or '-'}   token: {info['token_type']}"
-                  + (" (OAuth only)" if info["oauth_only"] else ""))
+    console.print(
+        f"  {info['summary']}" + ("  [red](deprecated)[/red]" if info["deprecated"] else "")
+    )
+    console.print(
+        f"  Version: {info['version'] or '-'}   token: {info['token_type']}"
+        + (" (OAuth only)" if info["oauth_only"] else "")
+    )
     console.print(f"  scopes: {', '.join(info['scopes']) or '-'}   kind: {info['kind']}")
     if info["paging"]:
         console.print(f"  paging: {info['paging']['style']} {info['paging']['params']}")
@@ -161,8 +167,13 @@ def show_op(
         for p in info["params"]:
             schema = p["schema"]
             extra = schema.get("enum") or schema.get("default") or ""
-            table.add_row(p["name"], p["in"], str(schema.get("type", "")), "yes" if p["required"] else "",
-                          str(extra))
+            table.add_row(
+                p["name"],
+                p["in"],
+                str(schema.get("type", "")),
+                "yes" if p["required"] else "",
+                str(extra),
+            )
         console.print(table)
     if info["body"]:
         console.print(f"  body ({info['body']['content_type']}):")

@@ -152,7 +152,10 @@ class GHLClient:
     ) -> tuple[dict[str, Any], Any]:
         """Fill locationId/companyId params and body fields from the client when absent."""
         out = dict(params or {})
-        for names, value in ((_LOCATION_PARAMS, self.location_id), (_COMPANY_PARAMS, self.company_id)):
+        for names, value in (
+            (_LOCATION_PARAMS, self.location_id),
+            (_COMPANY_PARAMS, self.company_id),
+        ):
             if value is None:
                 continue
             for name in names:
@@ -165,7 +168,9 @@ class GHLClient:
                     body.setdefault(names[0], value)
         return out, body
 
-    def _resource(self, op: Operation, params: Mapping[str, Any], body: Any) -> tuple[str | None, str | None]:
+    def _resource(
+        self, op: Operation, params: Mapping[str, Any], body: Any
+    ) -> tuple[str | None, str | None]:
         """The (location, company) a call is on; it keys the token and the rate budget."""
         bag = dict(body) if isinstance(body, dict) else {}
         bag.update(params)
@@ -175,7 +180,9 @@ class GHLClient:
             return None, company or self.company_id
         return location or self.location_id, company or self.company_id
 
-    def _headers(self, op: Operation, token: str | None, params: Mapping[str, Any]) -> dict[str, str]:
+    def _headers(
+        self, op: Operation, token: str | None, params: Mapping[str, Any]
+    ) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": f"ghlbridge/{__version__}"}
         version = op.version_v3 if self.version_mode == "v3" and op.version_v3 else op.version
         if version:

@@ -29,7 +29,11 @@ def build_url(base_url: str, op: Operation, params: Mapping[str, Any]) -> str:
 
 
 def header_params(op: Operation, params: Mapping[str, Any]) -> dict[str, str]:
-    return {p.name: _text(params[p.name]) for p in op.params if p.location == "header" and p.name in params}
+    return {
+        p.name: _text(params[p.name])
+        for p in op.params
+        if p.location == "header" and p.name in params
+    }
 
 
 def encode_body(op: Operation, body: Any) -> tuple[bytes | None, str | None]:

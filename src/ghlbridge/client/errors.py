@@ -1,21 +1,21 @@
 """Typed errors of the client, and the one place that maps an HTTP answer to an exception.
 
-    GHLError
-    ├── ValidationError          bad input caught before sending (op and field named)
-    ├── TransportError           no usable HTTP answer
-    │   ├── ConnectError         the request never left (safe to retry any method)
-    │   ├── RequestTimeout       no answer in time (the server may have acted)
-    │   └── ConnectionDropped    the connection broke mid-exchange (the server may have acted)
-    ├── PagingError              a server answer would make paging loop
-    ├── OAuthError               token exchange or refresh failed
-    └── APIError                 GHL answered with an error status
-        ├── BadRequestError      400, 422
-        ├── AuthError            401 (``missing_scope`` when GHL names one)
-        ├── ForbiddenError       403
-        ├── NotFoundError        404
-        ├── RateLimitError       429 (``retry_after`` seconds when known)
-        │   └── DailyLimitExceeded   the per-day budget is spent
-        └── ServerError          5xx
+GHLError
+├── ValidationError          bad input caught before sending (op and field named)
+├── TransportError           no usable HTTP answer
+│   ├── ConnectError         the request never left (safe to retry any method)
+│   ├── RequestTimeout       no answer in time (the server may have acted)
+│   └── ConnectionDropped    the connection broke mid-exchange (the server may have acted)
+├── PagingError              a server answer would make paging loop
+├── OAuthError               token exchange or refresh failed
+└── APIError                 GHL answered with an error status
+    ├── BadRequestError      400, 422
+    ├── AuthError            401 (``missing_scope`` when GHL names one)
+    ├── ForbiddenError       403
+    ├── NotFoundError        404
+    ├── RateLimitError       429 (``retry_after`` seconds when known)
+    │   └── DailyLimitExceeded   the per-day budget is spent
+    └── ServerError          5xx
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from ghlbridge.client.errors import (
     error_message,
 )
 from ghlbridge.client.transport import AiohttpTransport, HttpRequest, HttpResponse, Transport
-from ghlbridge.store.tokens import TokenSet
+from ghlbridge.store.tokens import TokenSet, UserType
 
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 DEFAULT_MARKETPLACE_URL = "https://marketplace.gohighlevel.com"
@@ -69,7 +69,11 @@ class OAuthApp:
         return self.client_id.split("-")[0]
 
     def authorize_url(
-        self, state: str | None = None, *, white_label: bool = False, login_window_self: bool = False
+        self,
+        state: str | None = None,
+        *,
+        white_label: bool = False,
+        login_window_self: bool = False,
     ) -> str:
         """The install page to send an agency or sub-account admin to."""
         params = {
@@ -83,10 +87,10 @@ class OAuthApp:
         if login_window_self:
             params["loginWindowOpenMode"] = "self"
         host = WHITE_LABEL_MARKETPLACE_URL if white_label else self.marketplace_url
-        query = urlencode(params, quote_via=_quote)
+        query = "&".join(f"{name}={_quote(value)}" for name, value in params.items())
         return f"{host}/v2/oauth/chooselocation?{query}"
 
-    async def exchange_code(self, code: str, *, user_type: str | None = None) -> TokenSet:
+    async def exchange_code(self, code: str, *, user_type: UserType | None = None) -> TokenSet:
         """Trade the `code` from the install redirect for a token pair."""
         form = {
             "client_id": self.client_id,
@@ -100,7 +104,7 @@ class OAuthApp:
         body = await self._token_call(form, "code exchange", secrets=(code,))
         return self._token_set(body, user_type=user_type)
 
-    async def refresh(self, refresh_token: str, *, user_type: str) -> TokenSet:
+    async def refresh(self, refresh_token: str, *, user_type: UserType) -> TokenSet:
         """Trade a refresh token (single-use) for a new pair; the caller must save it first."""
         form = {
             "client_id": self.client_id,
@@ -141,7 +145,9 @@ class OAuthApp:
     ) -> list[dict[str, Any]]:
         """Every location the app is installed on (or may be; see `filters`), all pages."""
         headers = self._agency_headers(agency_access_token)
-        extra = {k: str(v).lower() if isinstance(v, bool) else v for k, v in (filters or {}).items()}
+        extra = {
+            k: str(v).lower() if isinstance(v, bool) else v for k, v in (filters or {}).items()
+        }
         found: list[dict[str, Any]] = []
         seen: set[str] = set()
         skip = 0
@@ -237,9 +243,10 @@ class OAuthApp:
         scope = _pick(body, "scope", "scopes")
         loc = _pick(body, "locationId", "location_id") or location_id
         company = _pick(body, "companyId", "company_id") or company_id
-        kind = _pick(body, "userType", "user_type") or user_type
-        if kind not in ("Location", "Company"):
-            kind = "Location" if loc else "Company"
+        said = _pick(body, "userType", "user_type") or user_type
+        kind: UserType = "Location"
+        if said == "Company" or (said != "Location" and not loc):
+            kind = "Company"
         return TokenSet(
             access_token=access,
             refresh_token=refresh if isinstance(refresh, str) and refresh else None,
@@ -251,9 +258,9 @@ class OAuthApp:
         )
 
 
-def _quote(value: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
+def _quote(value: str) -> str:
     """Percent-encode a query value, keeping `:` and `/` readable as GHL's docs show them."""
-    return quote(value, safe="/:", encoding=encoding, errors=errors)
+    return quote(value, safe="/:")
 
 
 def _expires_at(expires_in: Any, now: float) -> float | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -134,7 +134,7 @@ class Pager:
 
     # -- public -----------------------------------------------------------------------------
 
-    async def pages(self) -> AsyncIterator[list[Any]]:
+    async def pages(self) -> AsyncGenerator[list[Any], None]:
         """Each non-empty page's items, in order; the iteration ends at the last page."""
         self._reset()
         while self.max_pages is None or self.pages_fetched < self.max_pages:
@@ -147,11 +147,14 @@ class Pager:
             self._check_first_item(items)
             self._received += len(items)
             yield items
-            if self.op.paging is None or not self._advance(self.op.paging, data, items):
+            paging = self.op.paging
+            if paging is None or self.op.response.items is None:
+                return  # without an items path there is nothing to page through
+            if self._said_no_more(paging, data) or not self._advance(paging, data, items):
                 return
-            self._check_marker(self.op.paging)
+            self._check_marker(paging)
 
-    async def items(self) -> AsyncIterator[Any]:
+    async def items(self) -> AsyncGenerator[Any, None]:
         """Every item of every page, each once."""
         async for page in self.pages():
             for item in page:
@@ -178,9 +181,9 @@ class Pager:
             size = self.page_size
             self._set(limit_name, min(size, paging.max_limit) if paging.max_limit else size)
         pos_name = self._role_name(paging, "skip", "offset")
-        self._pos = int(self._get(pos_name) or 0) if pos_name else 0
+        self._pos = (_as_int(self._get(pos_name)) or 0) if pos_name else 0
         page_name = paging.params.get("page")
-        self._page = int(self._get(page_name) or 1) if page_name else 1
+        self._page = (_as_int(self._get(page_name)) or 1) if page_name else 1
         started = any(_present(self._get(name)) for name in self._marker_names(paging))
         if started:
             self._check_marker(paging)  # the caller's own start marker counts as seen
@@ -200,7 +203,10 @@ class Pager:
         return self._fields.get(name)
 
     def _set(self, name: str, value: Any) -> None:
-        self._fields[name] = value
+        if value is None:
+            self._fields.pop(name, None)
+        else:
+            self._fields[name] = value
 
     @staticmethod
     def _roles(paging: Paging, roles: tuple[str, ...]) -> list[str]:
@@ -243,6 +249,12 @@ class Pager:
             raise PagingError(f"{self.op.id}: paging would loop: {shown} was already requested")
         self._seen.add(key)
 
+    @staticmethod
+    def _said_no_more(paging: Paging, data: Any) -> bool:
+        """The answer's has-more flag (``has_more_field``, e.g. ``pagination.hasMore``) is false."""
+        field = paging.params.get("has_more_field")
+        return field is not None and extract(data, field) is False
+
     def _total_reached(self, data: Any, position: int | None) -> bool:
         total = _as_int(extract(data, self.op.response.total)) if self.op.response.total else None
         return total is not None and position is not None and position >= total
@@ -275,9 +287,8 @@ class Pager:
         if self._base is None:
             self._base = (self._page - 1) * len(items)
         meta = data.get("meta") if isinstance(data, dict) else None
-        if isinstance(meta, dict) and _PAGE_META_KEYS & meta.keys():
-            if meta.get("nextPage") in (None, False, ""):
-                return False
+        if isinstance(meta, dict) and _PAGE_META_KEYS & meta.keys() and not meta.get("nextPage"):
+            return False  # a page meta without a next page
         if self._total_reached(data, self._base + self._received):
             return False
         self._page += 1
@@ -315,16 +326,16 @@ class Pager:
 
     @staticmethod
     def _start_after_from_item(names: dict[str, str], item: Any) -> dict[str, Any]:
-        if not isinstance(item, dict):
+        """The last item's id and creation time (epoch ms) as the next startAfter pair."""
+        ident = item.get("id", item.get("_id")) if isinstance(item, dict) else None
+        if not _present(ident):
             return {}
-        ident = item.get("id", item.get("_id"))
-        stamp = _epoch_ms(item.get("dateAdded", item.get("createdAt")))
         if "start_after_id" not in names:  # startAfter alone is the last id (conversation-ai)
-            return {names["start_after"]: ident} if _present(ident) else {}
+            return {names["start_after"]: ident}
         nxt = {names["start_after_id"]: ident}
         if "start_after" in names:
-            nxt[names["start_after"]] = stamp
-        return nxt if _present(ident) and (stamp is not None or "start_after" not in names) else {}
+            nxt[names["start_after"]] = _epoch_ms(item.get("dateAdded", item.get("createdAt")))
+        return nxt
 
     def _advance_start_after_date(self, paging: Paging, data: Any, items: list[Any]) -> bool:
         value = (
@@ -359,8 +370,7 @@ class Pager:
             value = next((last[k] for k in ("sort", "searchAfter") if _present(last.get(k))), None)
         if not _present(value) and not page_name:
             return False
-        if _present(value):
-            self._set(paging.params["search_after"], value)
+        self._set(paging.params["search_after"], value if _present(value) else None)
         if page_name:
             self._page += 1
             self._set(page_name, self._page)

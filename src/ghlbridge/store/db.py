@@ -12,18 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from ghlbridge.store.settings import database_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -109,6 +108,8 @@ def begin_write(engine: Engine) -> Iterator[Connection]:
 
 def alembic_config() -> Config:
     """An Alembic config pointing at the migrations packaged with ghlbridge (no alembic.ini)."""
+    from alembic.config import Config  # imported on use: alembic is slow to import
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     return config
@@ -116,6 +117,8 @@ def alembic_config() -> Config:
 
 def head_revision() -> str:
     """The newest migration revision shipped with this version of ghlbridge."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:
         raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
@@ -124,6 +127,8 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or ``None`` if it was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -134,6 +139,8 @@ def migrate(engine_or_url: Engine | str | URL | None = None, revision: str = "he
     Safe to call from several processes at once: on PostgreSQL an advisory lock, on SQLite
     ``BEGIN IMMEDIATE``, makes them take turns, and later ones find nothing left to do.
     """
+    from alembic import command
+
     if isinstance(engine_or_url, Engine):
         engine, owned = engine_or_url, False
     else:

@@ -1,0 +1,192 @@
+"""Server-side paging for every style the catalog knows, over real records or faked ones.
+
+`window` reads the op's paging params from a call, picks the slice of `entries` (sorted
+oldest first by creation ms, then id) and says which response fields to fill: the op's total,
+has-more and next-cursor fields, and a `meta` block like GHL's
+``{total, currentPage, nextPage, prevPage, startAfter, startAfterId, nextPageUrl}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from ghlbridge.catalog import Operation
+from ghlbridge.sandbox.errors import bad_request
+
+DEFAULT_LIMIT = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One pageable item: its id and its sort key (creation time in epoch ms)."""
+
+    id: str
+    sort_ms: int
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.sort_ms, self.id)
+
+
+@dataclass(slots=True)
+class Window:
+    start: int
+    end: int
+    total: int
+    limit: int
+    fields: dict[str, Any] = field(default_factory=dict)
+    """Dotted response paths (from the catalog) and the values they get."""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_more(self) -> bool:
+        return self.end < self.total
+
+
+def sort_entries(entries: Sequence[Entry]) -> list[Entry]:
+    return sorted(entries, key=lambda e: e.key)
+
+
+def window(
+    op: Operation,
+    args: Mapping[str, Any],
+    entries: Sequence[Entry],
+    *,
+    next_url: str | None = None,
+    query: Mapping[str, Any] | None = None,
+) -> Window:
+    """The page of `entries` (already sorted) that the call's paging args select.
+
+    `args` holds the call's values (query or body, per ``paging.in_body``); `next_url` and
+    `query` let a start-after page name its successor as a full URL, as GHL's meta does.
+    """
+    total = len(entries)
+    paging = op.paging
+    if paging is None:
+        return Window(0, total, total, total)
+    roles = paging.params
+
+    def arg(role: str) -> Any:
+        name = roles.get(role)
+        value = args.get(name) if name else None
+        return None if value in (None, "") else value
+
+    limit = _int(arg("limit"), paging.default_limit or DEFAULT_LIMIT)
+    if paging.max_limit:
+        limit = min(limit, paging.max_limit)
+    limit = max(limit, 1)
+    style = paging.style
+    page_number: int | None = None
+    if style == "skip_limit":
+        start = _int(arg("skip"), 0)
+    elif style == "offset_limit":
+        start = _int(arg("offset"), 0)
+    elif style == "page":
+        page_number = max(_int(arg("page"), 1), 1)
+        start = (page_number - 1) * limit
+    elif style == "start_after":
+        start = _after(entries, arg("start_after_id"), arg("start_after"))
+    elif style == "start_after_date":
+        start = _after(entries, None, arg("start_after"))
+    elif style == "search_after":
+        marker = arg("search_after")
+        if isinstance(marker, list) and len(marker) >= 2:
+            start = _after(entries, str(marker[-1]), marker[0])
+        else:
+            page_number = max(_int(arg("page"), 1), 1)
+            start = (page_number - 1) * limit
+    elif style in ("cursor", "last_id", "next_token"):
+        role = {"cursor": "cursor", "last_id": "last_id", "next_token": "next"}[style]
+        start = _after_id(entries, arg(role))
+    else:
+        start = 0
+    start = max(0, min(start, total))
+    end = min(start + limit, total)
+    win = Window(start, end, total, limit)
+    _fill(win, op, entries, page_number, next_url, query or {})
+    return win
+
+
+def _fill(
+    win: Window,
+    op: Operation,
+    entries: Sequence[Entry],
+    page_number: int | None,
+    next_url: str | None,
+    query: Mapping[str, Any],
+) -> None:
+    assert op.paging is not None
+    roles = op.paging.params
+    last = entries[win.end - 1] if win.end > win.start else None
+    more = win.has_more
+    if op.response.total:
+        win.fields[op.response.total] = win.total
+    if "has_more_field" in roles:
+        win.fields[roles["has_more_field"]] = more
+    if "next_field" in roles:
+        if op.paging.style == "start_after":
+            win.fields[roles["next_field"]] = last.sort_ms if more and last else None
+        else:
+            win.fields[roles["next_field"]] = last.id if more and last else None
+    if "next_id_field" in roles:
+        win.fields[roles["next_id_field"]] = last.id if more and last else None
+    current = page_number or (win.start // win.limit) + 1
+    win.meta = {
+        "total": win.total,
+        "currentPage": current,
+        "nextPage": current + 1 if more else None,
+        "prevPage": current - 1 if current > 1 else None,
+    }
+    if op.paging.style == "start_after":
+        names = roles
+        win.meta["startAfterId"] = last.id if more and last else None
+        win.meta["startAfter"] = last.sort_ms if more and last else None
+        url = None
+        if more and last and next_url:
+            params = {k: v for k, v in query.items() if v is not None}
+            if "start_after" in names:
+                params[names["start_after"]] = last.sort_ms
+            if "start_after_id" in names:
+                params[names["start_after_id"]] = last.id
+            url = f"{next_url}?{urlencode(params, doseq=True)}"
+        win.meta["nextPageUrl"] = url
+        if "next_url_field" in roles:
+            win.fields[roles["next_url_field"]] = url
+
+
+def _int(value: Any, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def _after(entries: Sequence[Entry], after_id: Any, after_ms: Any) -> int:
+    """Index of the first entry after the (ms, id) cursor; an id alone or a time alone also work."""
+    if after_id is not None and after_ms is None:
+        return _after_id(entries, after_id)
+    if after_ms is None:
+        return 0
+    try:
+        ms = int(float(after_ms))
+    except (TypeError, ValueError):
+        raise bad_request("startAfter must be a timestamp in milliseconds") from None
+    key = (ms, str(after_id)) if after_id is not None else (ms, "\U0010ffff")
+    for i, entry in enumerate(entries):
+        if entry.key > key:
+            return i
+    return len(entries)
+
+
+def _after_id(entries: Sequence[Entry], after_id: Any) -> int:
+    if after_id is None:
+        return 0
+    for i, entry in enumerate(entries):
+        if entry.id == str(after_id):
+            return i + 1
+    raise bad_request(f"unknown paging cursor {after_id!r}")

@@ -1,0 +1,527 @@
+"""RateLimiter against a virtual clock: pacing, probing, header adaptation, 429s, daily budget."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import pytest
+
+from ghlbridge.client.errors import DailyLimitExceeded
+from ghlbridge.client.ratelimit import RateLimiter, rate_key
+
+
+class VirtualClock:
+    """Virtual time: sleepers wake in time order once every runnable task has had its turn."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._heap, (self.now + max(delay, 0.0), next(self._seq), fut))
+        await fut
+
+    async def settle(self) -> None:
+        for _ in range(50):
+            await asyncio.sleep(0)
+
+    async def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        main = asyncio.ensure_future(coro)
+        while True:
+            await self.settle()
+            if main.done():
+                return main.result()
+            if not self._heap:
+                main.cancel()
+                raise AssertionError("deadlock: nothing runnable and nobody sleeping")
+            at, _, fut = heapq.heappop(self._heap)
+            if fut.cancelled():
+                continue  # an abandoned timer does not move time
+            self.now = max(self.now, at)
+            fut.set_result(None)
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward, waking sleepers due on the way."""
+        end = self.now + seconds
+        while self._heap and self._heap[0][0] <= end:
+            at, _, fut = heapq.heappop(self._heap)
+            if fut.cancelled():
+                continue  # an abandoned timer does not move time
+            self.now = max(self.now, at)
+            fut.set_result(None)
+            await self.settle()
+        self.now = end
+        await self.settle()
+
+
+def headers(
+    max_: int = 100,
+    interval_ms: int = 10_000,
+    remaining: int | None = None,
+    daily_remaining: int | None = None,
+) -> dict[str, str]:
+    h = {
+        "X-RateLimit-Max": str(max_),
+        "X-RateLimit-Interval-Milliseconds": str(interval_ms),
+        "X-RateLimit-Limit-Daily": "200000",
+    }
+    if remaining is not None:
+        h["X-RateLimit-Remaining"] = str(remaining)
+    if daily_remaining is not None:
+        h["X-RateLimit-Daily-Remaining"] = str(daily_remaining)
+    return h
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+def make(clock: VirtualClock, **kw: Any) -> RateLimiter:
+    return RateLimiter(clock=clock, sleep=clock.sleep, **kw)
+
+
+async def learn(lim: RateLimiter, key: str, **kw: Any) -> None:
+    """One probe round trip so the key knows the server's numbers."""
+    await lim.acquire(key)
+    lim.observe(key, headers(**kw), 200)
+
+
+def max_in_any_window(times: list[float], interval: float) -> int:
+    times = sorted(times)
+    best = 0
+    start = 0
+    for end, t in enumerate(times):
+        while times[start] <= t - interval:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_never_more_than_max_in_any_window(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = rate_key("app", "loc1")
+    sent: list[float] = []
+
+    async def call() -> None:
+        await lim.acquire(key)
+        sent.append(clock.now)
+        await clock.sleep(0.003)
+        lim.observe(key, headers(max_=5, interval_ms=1000), 200)
+
+    async def main() -> None:
+        await asyncio.gather(*(call() for _ in range(41)))
+
+    await clock.run(main())
+    assert len(sent) == 41
+    assert max_in_any_window(sent, 1.0) == 5
+    # Nearly all of the budget is used: 41 sends need 8 full windows after the first 5.
+    assert sent[-1] - sent[0] < 8 * 1.0 + 0.1
+    # Waiting sleeps until the computed time, it never spins.
+    assert len(clock.sleeps) <= 2 * 41
+
+
+async def test_fresh_key_sends_one_probe_until_an_answer_arrives(clock: VirtualClock) -> None:
+    lim = make(clock, max_requests=100)
+    key = rate_key("app", "fresh")
+    granted: list[int] = []
+
+    async def call(i: int) -> None:
+        await lim.acquire(key)
+        granted.append(i)
+
+    tasks = [asyncio.ensure_future(call(i)) for i in range(50)]
+    await clock.settle()
+    assert granted == [0]
+    assert lim.snapshot()[key]["learned"] == 0.0
+
+    lim.observe(key, headers(max_=3, interval_ms=1000, remaining=2), 200)
+    await clock.settle()
+    assert granted == [0, 1, 2]  # the server's Max of 3 now governs, not the default 100
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_probe_failing_without_headers_keeps_probing(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    granted: list[int] = []
+
+    async def call(i: int) -> None:
+        await lim.acquire(key)
+        granted.append(i)
+
+    tasks = [asyncio.ensure_future(call(i)) for i in range(5)]
+    await clock.settle()
+    lim.observe(key, {}, 503)  # a proxy's 503 teaches nothing
+    await clock.settle()
+    assert granted == [0, 1]
+    lim.release(key)  # a ConnectError: never left
+    await clock.settle()
+    assert granted == [0, 1, 2]
+    lim.observe(key, {"Content-Type": "application/json"}, 200)  # server sends no rate headers
+    await clock.settle()
+    assert granted == [0, 1, 2, 3, 4]  # defaults stand
+    await asyncio.gather(*tasks)
+
+
+async def test_a_probe_abandoned_by_its_task_frees_the_key(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = "app:loc"
+
+    async def timed_out_then_retried() -> None:
+        await lim.acquire(key)  # the probe times out; the core reports nothing and retries
+        await lim.acquire(key)
+        lim.observe(key, headers(max_=10, interval_ms=1000), 200)
+
+    await clock.run(timed_out_then_retried())
+    assert clock.sleeps == []
+
+
+async def test_a_lost_probe_stops_blocking_after_the_probe_timeout(clock: VirtualClock) -> None:
+    lim = make(clock, probe_timeout=30.0)
+    key = "app:loc"
+    lost = asyncio.ensure_future(lim.acquire(key))  # a task that never reports back
+    await clock.settle()
+    assert lost.done()
+    start = clock.now
+
+    async def next_call() -> float:
+        await lim.acquire(key)
+        return clock.now
+
+    assert await clock.run(next_call()) == pytest.approx(start + 30.0)
+
+
+async def test_adapts_to_smaller_max_and_interval_from_headers(clock: VirtualClock) -> None:
+    lim = make(clock, max_requests=100, interval=10.0)
+    key = "app:loc"
+    sent: list[float] = []
+
+    async def call() -> None:
+        await lim.acquire(key)
+        sent.append(clock.now)
+        lim.observe(key, {"x-ratelimit-max": "3", "X-RATELIMIT-INTERVAL-MILLISECONDS": "500"}, 200)
+
+    async def main() -> None:
+        for _ in range(3):
+            await asyncio.gather(*(call() for _ in range(4)))
+
+    await clock.run(main())
+    snap = lim.snapshot()[key]
+    assert snap["max"] == 3
+    assert snap["interval"] == 0.5
+    assert max_in_any_window(sent, 0.5) == 3
+    assert sent[-1] - sent[0] < 2.0
+
+
+async def test_server_remaining_lower_than_local_estimate_slows_down(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, max_=10, interval_ms=1000, remaining=9)
+    start = clock.now
+
+    # Another process spent 6 of this window: the server says 3 remain after our next call.
+    await lim.acquire(key)
+    lim.observe(key, headers(max_=10, interval_ms=1000, remaining=2), 200)
+    assert lim.snapshot()[key]["phantoms"] == 6
+
+    sent: list[float] = []
+
+    async def main() -> None:
+        for _ in range(3):
+            await lim.acquire(key)
+            sent.append(clock.now)
+            lim.observe(key, headers(max_=10, interval_ms=1000), 200)
+
+    await clock.run(main())
+    assert sent[0] == start and sent[1] == start
+    assert sent[2] >= start + 1.0  # had to wait for the window instead of sending a 429
+
+
+async def test_remaining_zero_waits_for_the_window(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, max_=10, interval_ms=1000, remaining=0)
+    first = clock.now
+
+    async def main() -> float:
+        await lim.acquire(key)
+        return clock.now
+
+    assert await clock.run(main()) >= first + 1.0
+
+
+async def test_phantoms_are_dropped_when_the_server_shows_room_again(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, max_=10, interval_ms=1000, remaining=5)  # 4 used by someone else
+    assert lim.snapshot()[key]["phantoms"] == 4
+    await lim.acquire(key)
+    lim.observe(key, headers(max_=10, interval_ms=1000, remaining=7), 200)  # they're gone
+    assert lim.snapshot()[key]["phantoms"] == 1
+
+
+async def test_rate_limited_with_retry_after_pauses_the_key(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, max_=100, interval_ms=10_000)
+    await lim.acquire(key)
+    lim.observe(key, headers(max_=100, interval_ms=10_000, remaining=0), 429)
+    lim.on_rate_limited(key, 3.0)
+    assert lim.snapshot()[key]["n429"] == 1
+    paused_at = clock.now
+
+    async def main() -> float:
+        await lim.acquire(key)
+        return clock.now
+
+    # Paused 3 s by Retry-After, then the server said the window is full: wait for it to free.
+    assert await clock.run(main()) >= paused_at + 3.0
+
+
+async def test_rate_limited_without_retry_after_waits_until_the_window_frees(
+    clock: VirtualClock,
+) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, max_=10, interval_ms=1000)
+    first = clock.now
+    await clock.advance(0.4)
+    await lim.acquire(key)
+    lim.observe(key, {}, 429)  # no headers at all on this 429
+    lim.on_rate_limited(key, None)
+
+    async def main() -> float:
+        await lim.acquire(key)
+        return clock.now
+
+    when = await clock.run(main())
+    assert first + 1.0 <= when < first + 1.1  # the oldest send leaves the window
+
+
+async def test_daily_budget_spent_raises_and_is_rechecked_later(clock: VirtualClock) -> None:
+    lim = make(clock, daily_recheck=600.0)
+    key = "app:loc"
+    await learn(lim, key, daily_remaining=2)
+    await lim.acquire(key)
+    await lim.acquire(key)
+    with pytest.raises(DailyLimitExceeded) as info:
+        await lim.acquire(key)
+    assert info.value.status == 429
+    assert info.value.retry_after is not None and info.value.retry_after > 0
+
+    await clock.advance(601.0)
+    await lim.acquire(key)  # one request may find out whether the day rolled over
+    with pytest.raises(DailyLimitExceeded):
+        await lim.acquire(key)
+    lim.observe(key, headers(daily_remaining=200_000), 200)
+    await lim.acquire(key)
+    assert lim.snapshot()[key]["daily_remaining"] == 199_999
+
+
+async def test_daily_remaining_zero_header_stops_the_key(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, daily_remaining=0)
+    with pytest.raises(DailyLimitExceeded):
+        await lim.acquire(key)
+    assert lim.snapshot()[key]["daily_remaining"] == 0
+
+
+async def test_separate_keys_are_independent(clock: VirtualClock) -> None:
+    lim = make(clock)
+    a, b = rate_key("app", "locA"), rate_key("app", "locB")
+    await learn(lim, a, max_=2, interval_ms=10_000)
+    await lim.acquire(a)
+    blocked = asyncio.ensure_future(lim.acquire(a))
+    await clock.settle()
+    assert not blocked.done()
+
+    await lim.acquire(b)  # a fresh key: its probe goes at once
+    assert clock.sleeps == [pytest.approx(10.005)]  # only key A sleeps
+    assert lim.snapshot()[b]["used"] == 1
+    blocked.cancel()
+    await asyncio.gather(blocked, return_exceptions=True)
+
+
+async def test_waiters_are_served_first_in_first_out(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, max_=2, interval_ms=1000)
+    order: list[int] = []
+
+    async def call(i: int) -> None:
+        await lim.acquire(key)
+        order.append(i)
+        lim.observe(key, headers(max_=2, interval_ms=1000), 200)
+
+    async def main() -> None:
+        tasks = []
+        for i in range(9):
+            tasks.append(asyncio.ensure_future(call(i)))
+            await asyncio.sleep(0)  # enqueue in a known order
+        await asyncio.gather(*tasks)
+
+    await clock.run(main())
+    assert order == list(range(9))
+
+
+async def test_release_of_a_request_that_never_left_frees_its_slot(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, max_=2, interval_ms=1000)
+    assert lim.snapshot()[key]["used"] == 1
+    await lim.acquire(key)
+    lim.release(key)  # ConnectError
+    assert lim.snapshot()[key]["used"] == 1
+    await lim.acquire(key)
+    lim.release(key, reached_server=True)  # a timeout: the server may have counted it
+    assert lim.snapshot()[key]["used"] == 2
+
+
+async def test_cancelled_waiter_does_not_block_the_queue(clock: VirtualClock) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, max_=1, interval_ms=1000)
+    first = asyncio.ensure_future(lim.acquire(key))
+    await clock.settle()
+    second = asyncio.ensure_future(lim.acquire(key))
+    await clock.settle()
+    first.cancel()
+    await clock.settle()
+    await clock.advance(1.01)
+    assert second.done() and second.exception() is None
+
+
+# --- simulation against a sliding-window server -------------------------------------------------
+
+
+class SlidingWindowServer:
+    """GHL-like: at most `max_` accepted arrivals in any `interval`; 429s are not counted."""
+
+    def __init__(self, clock: VirtualClock, max_: int, interval: float) -> None:
+        self.clock, self.max, self.interval = clock, max_, interval
+        self.accepted: deque[float] = deque()
+        self.all_accepted: list[float] = []
+        self.n429 = 0
+
+    def handle(self, *, ours: bool = True) -> tuple[int, dict[str, str]]:
+        now = self.clock.now
+        while self.accepted and self.accepted[0] <= now - self.interval:
+            self.accepted.popleft()
+        status = 200
+        if len(self.accepted) >= self.max:
+            status = 429
+            self.n429 += ours
+        else:
+            self.accepted.append(now)
+            self.all_accepted.append(now)
+        h = headers(self.max, int(self.interval * 1000), self.max - len(self.accepted))
+        return status, h
+
+
+async def simulate(
+    clock: VirtualClock,
+    lim: RateLimiter,
+    server: SlidingWindowServer,
+    *,
+    requests: int,
+    workers: int,
+    rng: random.Random,
+    external_every: float | None = None,
+    external_burst: int = 1,
+) -> None:
+    key = "app:loc"
+    left = requests
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            while True:
+                await lim.acquire(key)
+                await clock.sleep(rng.uniform(0.0, 0.002))  # to the server
+                status, h = server.handle()
+                await clock.sleep(rng.uniform(0.0, 0.05))  # back, often out of order
+                lim.observe(key, h, status)
+                if status != 429:
+                    break
+                lim.on_rate_limited(key, None)
+
+    async def other_process() -> None:
+        assert external_every is not None
+        while left > 0:
+            for _ in range(external_burst):
+                server.handle(ours=False)
+            await clock.sleep(external_every)
+
+    jobs: list[Callable[[], Awaitable[None]]] = [worker] * workers
+    if external_every is not None:
+        jobs.append(other_process)
+    await clock.run(asyncio.gather(*(job() for job in jobs)))
+
+
+def utilisation(times: list[float], max_: int, interval: float) -> float:
+    span = times[-1] - times[0]
+    allowed = max_ * (int(span / interval) + 1)
+    return len(times) / allowed
+
+
+async def test_bulk_run_uses_over_98_percent_with_no_429(clock: VirtualClock) -> None:
+    lim = make(clock)
+    server = SlidingWindowServer(clock, max_=20, interval=1.0)
+    await simulate(clock, lim, server, requests=600, workers=40, rng=random.Random(7))
+    assert server.n429 == 0
+    assert len(server.all_accepted) == 600
+    assert utilisation(server.all_accepted, 20, 1.0) >= 0.98
+    assert lim.snapshot()["app:loc"]["phantoms"] == 0
+
+
+async def test_budget_shared_with_another_process_is_accounted_for(clock: VirtualClock) -> None:
+    lim = make(clock)
+    server = SlidingWindowServer(clock, max_=20, interval=1.0)
+    # Another process on the same app and location sends a burst of 8 every 1.5 s, the first
+    # one just before our run starts.
+    await simulate(
+        clock,
+        lim,
+        server,
+        requests=600,
+        workers=40,
+        rng=random.Random(3),
+        external_every=1.5,
+        external_burst=8,
+    )
+    assert server.n429 <= 2
+    assert utilisation(server.all_accepted, 20, 1.0) >= 0.97
+
+
+async def test_trickle_from_another_process_costs_few_429s(clock: VirtualClock) -> None:
+    lim = make(clock)
+    server = SlidingWindowServer(clock, max_=20, interval=1.0)
+    await simulate(
+        clock,
+        lim,
+        server,
+        requests=600,
+        workers=3,
+        rng=random.Random(1),
+        external_every=0.3,
+        external_burst=2,
+    )
+    assert server.n429 <= 600 * 0.05
