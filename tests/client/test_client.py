@@ -114,7 +114,9 @@ async def test_v3_mode_sends_v3_where_the_v3_spec_lists_the_operation() -> None:
     dated = catalog.get("ad_manager.fb_add_custom_audience_member")
     async with client_for(rec, version_mode="v3", location_id="L") as client:
         await client.call(v3_op.id, body={"locationId": "L"})
-        await client.call(dated.id, body={"contactId": "c", "fbAdAccountId": "a"})
+        await client.call(
+            dated.id, {"audienceId": "a1"}, body={"contactId": "c", "fbAdAccountId": "a"}
+        )
     assert rec.requests[0].headers["Version"] == "v3"
     assert rec.requests[1].headers["Version"] == dated.version_v3 == "2021-07-28"
 

@@ -186,12 +186,13 @@ class FakeServer:
             last = page[-1] if page and more else None
             sid = last["id"] if last else None
             sa = int(last["sort"][0]) if last else None
-            put(answer, params.get("next_id_field", "meta.startAfterId"), sid)
-            put(answer, params.get("next_field", "meta.startAfter"), sa)
-            if self.variant == "url":
-                query = urlencode({"startAfter": sa, "startAfterId": sid})
+            if self.variant == "url":  # the next pair only inside the URL
+                query = urlencode({"startAfter": sa, "startAfterId": sid, "limit": 99})
                 url = f"https://services.example/things?{query}" if last else None
                 put(answer, params.get("next_url_field", "meta.nextPageUrl"), url)
+            else:
+                put(answer, params.get("next_id_field", "meta.startAfterId"), sid)
+                put(answer, params.get("next_field", "meta.startAfter"), sa)
         elif style in ("cursor", "next_token"):
             token = _encode(end) if more else None
             if self.stuck_cursor:
@@ -386,6 +387,8 @@ async def test_start_after_takes_the_next_pair_from_next_page_url() -> None:
     second = server.calls[1][0]
     assert second["startAfterId"] == "r0004"
     assert int(second["startAfter"]) == T0_MS + 4000
+    assert second["limit"] == 5  # only the paging fields are taken from the URL
+    assert len(server.calls) == 3  # a null nextPageUrl ends it: no probe for an empty page
 
 
 async def test_start_after_derives_epoch_ms_from_the_last_items_iso_date() -> None:
@@ -410,15 +413,16 @@ async def test_search_after_sends_sort_of_last_item_and_next_page_in_the_body() 
     assert all(c[0] == params for c in server.calls)
 
 
-async def test_caller_params_and_body_are_not_mutated() -> None:
-    op, _ = OPS["skip_limit_body"]
-    params = {"locationId": "loc1"}
-    body = {"filters": {"status": ["open"]}, "limit": 5}
+@pytest.mark.parametrize("case", ["skip_limit", "skip_limit_body", "search_after", "cursor"])
+async def test_caller_params_and_body_are_not_mutated(case: str) -> None:
+    op, _ = OPS[case]
+    params = {"locationId": "loc1", "limit": 5}
+    body = {"filters": {"status": ["open"]}, "limit": 5, "pageLimit": 5}
     before = copy.deepcopy((params, body))
     server = FakeServer(op, make_items(12))
     assert len(await drain(Pager(op, params, body, server))) == 12
     assert (params, body) == before
-    assert [(c[1] or {}).get("skip") for c in server.calls] == [None, 5, 10]
+    assert len(server.calls) >= 3
 
 
 async def test_page_size_fills_the_limit_capped_at_max_limit_but_never_overrides() -> None:

@@ -156,7 +156,9 @@ def _location(i: int) -> dict[str, Any]:
 
 
 def _error(status: int, message: Any, error: str) -> web.Response:
-    return web.json_response({"statusCode": status, "message": message, "error": error}, status=status)
+    return web.json_response(
+        {"statusCode": status, "message": message, "error": error}, status=status
+    )
 
 
 class FakeGHL:

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Harness
+from sandbox_harness import Harness
 
 from ghlbridge.catalog import Operation, load_catalog
 from ghlbridge.catalog.model import Schema
 from ghlbridge.sandbox import RateLimit, SandboxSettings
 from ghlbridge.sandbox.router import RouteTable
+from ghlbridge.sandbox.validation import schema_problems
 
 _SAMPLE_ID = "abcdefghij0123456789"
+RATE_HEADERS = (
+    "X-RateLimit-Max",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Interval-Milliseconds",
+    "X-RateLimit-Limit-Daily",
+    "X-RateLimit-Daily-Remaining",
+)
 
 
 class MinimalCall:
@@ -60,9 +68,9 @@ class MinimalCall:
             return [self.value(items, name[:-1] if name.endswith("s") else name)]
         if typ in ("number", "integer"):
             lo, hi = schema.get("minimum"), schema.get("maximum")
-            if isinstance(example, int | float) and not isinstance(example, bool):
-                if (lo is None or example >= lo) and (hi is None or example <= hi):
-                    return example
+            numeric = isinstance(example, int | float) and not isinstance(example, bool)
+            if numeric and (lo is None or example >= lo) and (hi is None or example <= hi):
+                return example
             return lo if lo is not None else 1
         if typ == "boolean":
             return False
@@ -95,15 +103,15 @@ def _order(op: Operation) -> tuple[bool, bool]:
     return (op.method == "DELETE", shared)
 
 
-async def test_every_catalog_operation_answers_its_success_status_for_a_minimal_valid_call(
+async def test_every_operation_answers_its_success_status_and_schema_for_a_minimal_call(
     make_harness: Any,
 ) -> None:
     h: Harness = make_harness(SandboxSettings(seed=3, rate_limit=RateLimit(100_000, 10.0)))
-    contact = (await h.call("contacts.create_contact", body={"locationId": h.sb.location_id})).json()
+    contact = (
+        await h.call("contacts.create_contact", body={"locationId": h.sb.location_id})
+    ).json()
     tag = (
-        await h.call(
-            "locations.create_tag", {"locationId": h.sb.location_id}, {"name": "coverage"}
-        )
+        await h.call("locations.create_tag", {"locationId": h.sb.location_id}, {"name": "coverage"})
     ).json()
     builder = MinimalCall(h, {"contactId": contact["contact"]["id"], "tagId": tag["tag"]["id"]})
     refresh = h.sb.tokens.issue(
@@ -115,7 +123,8 @@ async def test_every_catalog_operation_answers_its_success_status_for_a_minimal_
             "client_secret": h.sb.oauth_client.client_secret,
             "grant_type": "refresh_token",
             "refresh_token": refresh,
-        }
+        },
+        "locations.update_tag": {"name": "coverage renamed"},
     }
     failures = []
     ops = sorted(load_catalog(), key=_order)
@@ -124,7 +133,14 @@ async def test_every_catalog_operation_answers_its_success_status_for_a_minimal_
         body = special_bodies.get(op.id, builder.body(op))
         response = await h.send_op(op, builder.params(op), body, token=_token_for(h, op))
         if response.status != op.response.status:
-            failures.append(f"{op.id} {op.method} {op.path}: {response.status} {response.body[:300]!r}")
+            failures.append(f"{op.id}: {response.status} {response.body[:300]!r}")
+        elif op.response.schema and response.body:
+            problems = schema_problems(op.response.schema, response.json())
+            if problems:
+                failures.append(f"{op.id}: answer does not fit its schema: {problems[:3]}")
+        for name in RATE_HEADERS:
+            if response.header(name) is None:
+                failures.append(f"{op.id}: no {name} header")
     assert not failures, "\n".join(failures)
 
 

@@ -11,6 +11,7 @@ import typer
 
 from ghlbridge.catalog import UnknownOperationError
 from ghlbridge.client.errors import GHLError, ValidationError
+from ghlbridge.store import ConnectionExistsError, ConnectionNotFoundError, VaultError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -35,8 +36,10 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (UsageError, ValidationError, UnknownOperationError) as exc:
+        except (UsageError, ValidationError, UnknownOperationError, ConnectionExistsError) as exc:
             raise fail(str(exc), EXIT_USAGE) from None
+        except (ConnectionNotFoundError, VaultError) as exc:
+            raise fail(str(exc).strip("'\""), EXIT_USAGE) from None
         except GHLError as exc:
             raise fail(str(exc), EXIT_API) from None
         except KeyboardInterrupt:

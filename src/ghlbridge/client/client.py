@@ -11,7 +11,7 @@ import asyncio
 import email.utils
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -141,7 +141,7 @@ class GHLClient:
         *,
         page_size: int | None = None,
         max_pages: int | None = None,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Every item of every page, each exactly once."""
         pager = self.pager(op_id, params, body, page_size=page_size, max_pages=max_pages)
         async for item in pager.items():

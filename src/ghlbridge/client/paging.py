@@ -118,8 +118,8 @@ class Pager:
         max_pages: int | None = None,
     ) -> None:
         self.op = op
-        self._caller_params = params
-        self._caller_body = body
+        self._caller_params = dict(params)  # snapshots: the caller's dicts are never touched
+        self._caller_body = copy.deepcopy(body)
         self._fetch = fetch
         self.page_size = page_size
         self.max_pages = max_pages

@@ -115,6 +115,8 @@ class RateBudget:
     def free_at(self, now: float) -> float:
         """Earliest time one more request keeps at most `max` in any server window (inf: when
         an answer comes)."""
+        if len(self.log) < self.max:
+            return now
         window = self.in_window(now)
         if len(window) < self.max:
             return now
@@ -312,7 +314,9 @@ class RateLimiter:
         if status == 429:
             budget.n429 += 1
             budget.fill(now)
-            budget.slack = min(max(budget.slack * 2, 0.001), max(self._slack, budget.interval / 200))
+            # A 429 we did not expect may mean window edges differ: widen the margin a little.
+            ceiling = max(self._slack, budget.interval / 200)
+            budget.slack = min(max(budget.slack * 2, 0.001), ceiling)
         budget.prune(now)
         budget.changed.set()
 

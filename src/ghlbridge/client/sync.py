@@ -4,7 +4,7 @@ the async logic."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Any
 
 from ghlbridge.client.client import GHLClient
@@ -37,11 +37,13 @@ class SyncGHLClient:
         *,
         page_size: int | None = None,
     ) -> Iterator[Any]:
-        agen = self._client.paginate(op_id, params, body, page_size=page_size)
+        agen: AsyncGenerator[Any, None] = self._client.paginate(
+            op_id, params, body, page_size=page_size
+        )
         try:
             while True:
                 try:
-                    yield self._runner.run(agen.__anext__())
+                    yield self._runner.run(_next(agen))
                 except StopAsyncIteration:
                     return
         finally:
@@ -64,3 +66,7 @@ async def _make(args: tuple[Any, ...], kwargs: dict[str, Any]) -> GHLClient:
 
 async def _make_from_env(kwargs: dict[str, Any]) -> GHLClient:
     return GHLClient.from_env(**kwargs)
+
+
+async def _next(agen: AsyncGenerator[Any, None]) -> Any:
+    return await agen.__anext__()

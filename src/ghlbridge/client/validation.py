@@ -56,9 +56,10 @@ def _split_list(value: Any) -> list[Any]:
 
 
 def _coerce_scalar(op_id: str, field: str, schema: Schema, value: Any) -> Any:
-    typ = schema.get("type", "string")
+    typ = str(schema.get("type", "string"))
+    coerce: Callable[[Any], Any] = _COERCE.get(typ, _to_string)
     try:
-        coerced = _COERCE.get(typ, _to_string)(value)
+        coerced = coerce(value)
     except (TypeError, ValueError):
         raise ValidationError(op_id, field, f"expected {typ}, got {value!r}") from None
     _check_enum(op_id, field, schema, coerced)

@@ -43,7 +43,7 @@ def create_app(
                 query_string=request.url.query,
                 headers={k.lower(): v for k, v in request.headers.items()},
                 body=await request.body(),
-                base_url=f"{request.url.scheme}://{request.url.netloc}",
+                base_url=_base_url(request),
             )
         )
         return Response(answer.body, status_code=answer.status, headers=answer.headers)
@@ -51,6 +51,16 @@ def create_app(
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=_METHODS)])
     app.state.sandbox = sandbox
     return app
+
+
+def _base_url(request: Request) -> str:
+    """Scheme and host as the caller addressed us, without a default port."""
+    url = request.url
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    host = url.hostname or "localhost"
+    host = f"[{host}]" if ":" in host else host
+    port = "" if url.port in (None, default) else f":{url.port}"
+    return f"{url.scheme}://{host}{port}"
 
 
 def sandbox_of(app: Starlette) -> Sandbox:

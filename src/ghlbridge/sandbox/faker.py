@@ -78,8 +78,8 @@ class SchemaFaker:
     def _echo(self, op: Operation, req: FakeRequest) -> dict[str, Any]:
         echo: dict[str, Any] = {}
         if isinstance(req.body, Mapping):
-            echo.update({k: v for k, v in req.body.items() if v is not None})
-        echo.update({k: v for k, v in req.params.items() if v is not None})
+            echo.update({k: v for k, v in req.body.items() if _echoable(v)})
+        echo.update({k: v for k, v in req.params.items() if _echoable(v)})
         if req.location_id:
             echo.setdefault("locationId", req.location_id)
         if req.company_id:
@@ -104,7 +104,7 @@ class SchemaFaker:
         in_body = op.paging is not None and op.paging.in_body and isinstance(req.body, Mapping)
         args: Mapping[str, Any] = req.body if in_body else req.params
         query = {k: v for k, v in req.params.items() if k not in req.path_params}
-        win = window(op, args, entries, next_url=req.url, query=query)
+        win = window(op, args, entries, next_url=req.url, query=query, strict=False)
         inherited = {k: echo[k] for k in _INHERITED if k in echo}
         items = [
             self.list_item(op, item_schema or {}, entry, inherited)
@@ -135,8 +135,10 @@ class SchemaFaker:
         if isinstance(item, dict):
             props = item_schema.get("properties") or {}
             for id_field in ("id", "_id"):
-                if id_field in props:
-                    item[id_field] = entry.id
+                id_schema = props.get(id_field)
+                if id_schema is not None:
+                    if id_schema.get("type", "string") == "string" and not id_schema.get("enum"):
+                        item[id_field] = entry.id
                     break
             for created in _CREATED_FIELDS:
                 if (props.get(created) or {}).get("type") == "string":
@@ -183,7 +185,7 @@ class SchemaFaker:
             return _number(schema, rng)
         if typ == "boolean":
             return example if isinstance(example, bool) else rng.random() < 0.5
-        return example
+        return example if example is not None else {}
 
     def _object(
         self, schema: Schema, rng: random.Random, echo: Mapping[str, Any] | None, depth: int
@@ -192,10 +194,16 @@ class SchemaFaker:
         if not props:
             example = schema.get("example")
             return dict(example) if isinstance(example, dict) else {}
-        return {
+        out = {
             pname: self.value(pschema, rng, name=pname, echo=echo, depth=depth + 1)
             for pname, pschema in props.items()
         }
+        for pname in schema.get("required") or []:
+            if out.get(pname) in (None, ""):
+                # required but undeclared or faked empty: the spec promises a value
+                sub = props.get(pname) or {"type": "string"}
+                out[pname] = self.value(_without_example(sub), rng, name=pname, depth=depth + 1)
+        return out
 
     def _array(
         self,
@@ -211,13 +219,14 @@ class SchemaFaker:
         scalar_items = not isinstance(items, dict) or items.get("type") in (
             None, "string", "number", "integer", "boolean",
         )  # fmt: skip
+        item_schema = items if isinstance(items, dict) else {}
         if (
             isinstance(example, list)
             and example
             and scalar_items
             and not _is_id_name(item_name)
             and all(isinstance(v, str | int | float | bool) for v in example)
-            and not (isinstance(items, dict) and items.get("enum"))
+            and all(_fits(item_schema, v) for v in example)
         ):
             return list(example)
         if not isinstance(items, dict):
@@ -264,6 +273,14 @@ class SchemaFaker:
         return text
 
 
+def _echoable(value: Any) -> bool:
+    """Scalars and lists of scalars; nested request objects rarely mean the response's."""
+    scalar = (str, int, float, bool)
+    if isinstance(value, list):
+        return all(isinstance(v, scalar) for v in value)
+    return isinstance(value, scalar)
+
+
 def _is_id_name(name: str) -> bool:
     return name in ("id", "_id") or (name.endswith("Id") and len(name) > 2) or name.endswith("_id")
 
@@ -300,6 +317,10 @@ def _fits(schema: Schema, value: Any) -> bool:
     if typ == "object":
         return isinstance(value, dict)
     return False
+
+
+def _without_example(schema: Schema) -> Schema:
+    return {k: v for k, v in schema.items() if k != "example"}
 
 
 def _merge_all_of(schema: Schema) -> Schema:

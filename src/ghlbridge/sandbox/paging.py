@@ -57,11 +57,14 @@ def window(
     *,
     next_url: str | None = None,
     query: Mapping[str, Any] | None = None,
+    strict: bool = True,
 ) -> Window:
     """The page of `entries` (already sorted) that the call's paging args select.
 
     `args` holds the call's values (query or body, per ``paging.in_body``); `next_url` and
     `query` let a start-after page name its successor as a full URL, as GHL's meta does.
+    An unknown id cursor is a 400 when `strict`, else the first page (faked lists, whose
+    ids a caller cannot know before the first page, some ops requiring a cursor even so).
     """
     total = len(entries)
     paging = op.paging
@@ -88,19 +91,19 @@ def window(
         page_number = max(_int(arg("page"), 1), 1)
         start = (page_number - 1) * limit
     elif style == "start_after":
-        start = _after(entries, arg("start_after_id"), arg("start_after"))
+        start = _after(entries, arg("start_after_id"), arg("start_after"), strict)
     elif style == "start_after_date":
-        start = _after(entries, None, arg("start_after"))
+        start = _after(entries, None, arg("start_after"), strict)
     elif style == "search_after":
         marker = arg("search_after")
         if isinstance(marker, list) and len(marker) >= 2:
-            start = _after(entries, str(marker[-1]), marker[0])
+            start = _after(entries, str(marker[-1]), marker[0], strict)
         else:
             page_number = max(_int(arg("page"), 1), 1)
             start = (page_number - 1) * limit
     elif style in ("cursor", "last_id", "next_token"):
         role = {"cursor": "cursor", "last_id": "last_id", "next_token": "next"}[style]
-        start = _after_id(entries, arg(role))
+        start = _after_id(entries, arg(role), strict)
     else:
         start = 0
     start = max(0, min(start, total))
@@ -127,8 +130,11 @@ def _fill(
     if "has_more_field" in roles:
         win.fields[roles["has_more_field"]] = more
     if "next_field" in roles:
-        if op.paging.style == "start_after":
+        style = op.paging.style
+        if style == "start_after":
             win.fields[roles["next_field"]] = last.sort_ms if more and last else None
+        elif style == "last_id":  # GHL names the page's last id; has-more says if more follow
+            win.fields[roles["next_field"]] = last.id if last else None
         else:
             win.fields[roles["next_field"]] = last.id if more and last else None
     if "next_id_field" in roles:
@@ -166,10 +172,10 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-def _after(entries: Sequence[Entry], after_id: Any, after_ms: Any) -> int:
+def _after(entries: Sequence[Entry], after_id: Any, after_ms: Any, strict: bool) -> int:
     """Index of the first entry after the (ms, id) cursor; an id alone or a time alone also work."""
     if after_id is not None and after_ms is None:
-        return _after_id(entries, after_id)
+        return _after_id(entries, after_id, strict)
     if after_ms is None:
         return 0
     try:
@@ -183,10 +189,12 @@ def _after(entries: Sequence[Entry], after_id: Any, after_ms: Any) -> int:
     return len(entries)
 
 
-def _after_id(entries: Sequence[Entry], after_id: Any) -> int:
+def _after_id(entries: Sequence[Entry], after_id: Any, strict: bool) -> int:
     if after_id is None:
         return 0
     for i, entry in enumerate(entries):
         if entry.id == str(after_id):
             return i + 1
+    if not strict:
+        return 0
     raise bad_request(f"unknown paging cursor {after_id!r}")

@@ -133,6 +133,7 @@ class LocationState:
         self.id = location_id
         self.company_id = company_id
         self.name = name
+        self.address = "1 Sandbox Way, Springfield"
         self.allow_duplicate_contacts = False
         self.clock = clock
         self._ids = ids

@@ -9,6 +9,7 @@ query DTOs). Unknown body fields pass: the specs under-declare bodies.
 
 from __future__ import annotations
 
+import copy
 import email.parser
 import email.policy
 import json
@@ -64,6 +65,9 @@ def _parse_multipart(content_type: str, raw: bytes) -> dict[str, Any]:
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
     out: dict[str, Any] = {}
     if not message.is_multipart():
+        boundary = message.get_boundary()
+        if boundary and raw.strip() == f"--{boundary}--".encode():
+            return {}  # a form with no fields
         raise bad_request("Malformed multipart body")
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
@@ -109,9 +113,30 @@ def validate_request(
             body = {} if schema.get("type", "object") == "object" else None
         if body is not None:
             body = _check(schema, body, "", errors, form_body, 0)
+    _check_page_size(op, body if op.paging and op.paging.in_body else values, errors)
     if errors:
         raise unprocessable(errors)
     return values, body
+
+
+def _check_page_size(op: Operation, values: Any, errors: list[str]) -> None:
+    """The catalog's page-size cap holds even where the param's schema has no maximum."""
+    paging = op.paging
+    name = paging.params.get("limit") if paging else None
+    if paging is None or name is None or not paging.max_limit or not isinstance(values, dict):
+        return
+    size = values.get(name)
+    if isinstance(size, int | float) and not isinstance(size, bool) and size > paging.max_limit:
+        message = f"{name} must not be greater than {paging.max_limit}"
+        if message not in errors:
+            errors.append(message)
+
+
+def schema_problems(schema: Schema, value: Any) -> list[str]:
+    """What is wrong with a JSON value for `schema` (tests check the sandbox's answers)."""
+    errors: list[str] = []
+    _check(schema, copy.deepcopy(value), "", errors, False, 0)
+    return errors
 
 
 def _label(path: str) -> str:

@@ -4,7 +4,7 @@ Faithful points: tags are stored lower-case and de-duplicated, and `tags` in a c
 update or upsert body replaces the contact's tags (the spec says so); phones are stored in
 E.164; with the location's "Allow Duplicate Contact" off (GHL's default), a create that
 matches an existing email or phone is refused with GHL's 400, and an upsert updates the
-match, email first, then phone.
+match, email first, then phone (and ignores a phone that belongs to another contact).
 """
 
 from __future__ import annotations
@@ -169,6 +169,9 @@ def upsert_contact(call: Call) -> Reply:
     if match is None:
         record, new = _create(loc, fields), True
     else:
+        other = find_duplicate(loc, None, fields.get("phone"), exclude=match[0]["id"])
+        if match[1] == "email" and other is not None:
+            del fields["phone"]  # GHL ignores the second field rather than duplicate it
         record, new = _update(loc, match[0], fields), False
     return call.ok({"new": new, "contact": record, "traceId": call.trace_id()})
 

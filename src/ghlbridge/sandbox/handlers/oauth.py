@@ -97,7 +97,8 @@ def installed_locations(call: Call) -> Reply:
         and (only is None or loc.id == only)
     ]
     rows = [
-        {"_id": loc.id, "name": loc.name, "address": "", "isInstalled": True} for loc in locations
+        {"_id": loc.id, "name": loc.name, "address": loc.address, "isInstalled": True}
+        for loc in locations
     ]
     entries = [Entry(loc.id, i) for i, loc in enumerate(locations)]
     win = window(call.op, call.query, entries)
