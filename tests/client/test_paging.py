@@ -182,15 +182,17 @@ class FakeServer:
             current = int(self.field(fields, "page") or 1)
             put(answer, "meta.currentPage", current)
             put(answer, "meta.nextPage", current + 1 if more else None)
-        elif style == "start_after" and self.variant in ("meta", "url"):
+        elif style == "start_after" and self.variant in ("meta", "url", "ghl"):
             last = page[-1] if page and more else None
             sid = last["id"] if last else None
             sa = int(last["sort"][0]) if last else None
-            if self.variant == "url":  # the next pair only inside the URL
+            if self.variant in ("url", "ghl"):  # the next pair inside nextPageUrl
                 query = urlencode({"startAfter": sa, "startAfterId": sid, "limit": 99})
                 url = f"https://services.example/things?{query}" if last else None
                 put(answer, params.get("next_url_field", "meta.nextPageUrl"), url)
-            else:
+            if self.variant in ("meta", "ghl"):
+                if self.variant == "ghl" and page:  # GHL keeps the last pair on the last page
+                    sid, sa = page[-1]["id"], int(page[-1]["sort"][0])
                 put(answer, params.get("next_id_field", "meta.startAfterId"), sid)
                 put(answer, params.get("next_field", "meta.startAfter"), sa)
         elif style in ("cursor", "next_token"):
@@ -268,6 +270,15 @@ OPS: dict[str, tuple[Operation, str]] = {
             },
         ),
         "url",
+    ),
+    "start_after_ghl": (
+        make_op(
+            "start_after",
+            {"start_after": "startAfter", "start_after_id": "startAfterId", "limit": "limit"},
+            items="contacts",
+            total="meta.total",
+        ),
+        "ghl",
     ),
     "start_after_id_only": (
         make_op("start_after", {"start_after": "startAfter", "limit": "limit"}, items="agents"),
@@ -389,6 +400,13 @@ async def test_start_after_takes_the_next_pair_from_next_page_url() -> None:
     assert int(second["startAfter"]) == T0_MS + 4000
     assert second["limit"] == 5  # only the paging fields are taken from the URL
     assert len(server.calls) == 3  # a null nextPageUrl ends it: no probe for an empty page
+
+
+async def test_start_after_stops_on_a_null_next_page_url_despite_meta_start_after() -> None:
+    op, _ = OPS["start_after_ghl"]
+    server = FakeServer(op, make_items(137), cap=7, variant="ghl")
+    assert await drain(Pager(op, {"limit": 100}, None, server)) == make_items(137)
+    assert len(server.calls) == math.ceil(137 / 7)
 
 
 async def test_start_after_derives_epoch_ms_from_the_last_items_iso_date() -> None:
@@ -564,7 +582,7 @@ def _catalog_paged_ops() -> list[Operation]:
 @pytest.mark.parametrize("op", _catalog_paged_ops(), ids=lambda op: op.id)
 async def test_every_paged_catalog_operation_pages_to_the_end(op: Operation) -> None:
     assert op.paging is not None
-    variant = "url" if "next_url_field" in op.paging.params else "none"
+    variant = "ghl" if "next_url_field" in op.paging.params else "none"
     items = make_items(23)
     server = FakeServer(op, items, cap=7, variant=variant)
     pager = Pager(op, {}, {} if op.paging.in_body else None, server, page_size=10)

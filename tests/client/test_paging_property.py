@@ -44,7 +44,7 @@ def op_for(style: str, with_total: bool) -> Operation:
     cap=st.integers(min_value=1, max_value=100),
     default_limit=st.integers(min_value=1, max_value=50),
     with_total=st.booleans(),
-    variant=st.sampled_from(["none", "meta", "url"]),
+    variant=st.sampled_from(["none", "meta", "url", "ghl"]),
 )
 def test_pager_collects_the_servers_list_exactly_in_bounded_fetches(
     style: str,

@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -57,6 +57,9 @@ class FakeGHLConfig:
     rate_headers: bool = True
     retry_after: float | None = None  # send Retry-After on 429s (GHL does not document one)
     latency: float = 0.0  # seconds added before each answer
+    # The last page's meta still names its last item in startAfterId/startAfter (nextPageUrl and
+    # nextPage are null), as a published GHL example shows; False makes them null too.
+    cursor_on_last_page: bool = True
 
 
 @dataclass(frozen=True)
@@ -171,11 +174,7 @@ class FakeGHL:
         clock: Callable[[], float] = time.monotonic,
         **overrides: Any,
     ) -> None:
-        self.config = config or FakeGHLConfig()
-        for name, value in overrides.items():
-            if not hasattr(self.config, name):
-                raise TypeError(f"unknown FakeGHL setting: {name}")
-            setattr(self.config, name, value)
+        self.config = replace(config or FakeGHLConfig(), **overrides)
         self.base_url = ""
         self._clock = clock
         self._records: list[RecordedRequest] = []
@@ -385,8 +384,9 @@ class FakeGHL:
         current = start // page_size + 1
         more = start + size < total
         last = start + size
-        last_id = make_id(last) if size else None
-        last_ms = _ms(_EPOCH + timedelta(minutes=last)) if size else None
+        named = size > 0 and (more or self.config.cursor_on_last_page)
+        last_id = make_id(last) if named else None
+        last_ms = _ms(_EPOCH + timedelta(minutes=last)) if named else None
         next_url = None
         if more:
             query = dict(request.query)

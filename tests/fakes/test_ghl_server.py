@@ -52,6 +52,17 @@ async def test_rate_limit_is_enforced_per_location_with_headers_on_every_answer(
         assert status == 200 and headers["X-RateLimit-Remaining"] == "4"
 
 
+async def test_optional_retry_after_and_no_rate_headers() -> None:
+    async with FakeGHL(rate_max=1, retry_after=2.5) as fake, aiohttp.ClientSession() as s:
+        url = f"{fake.base_url}/contacts/"
+        await get(s, url, locationId="locA")
+        status, _, headers = await get(s, url, locationId="locA")
+        assert status == 429 and headers["Retry-After"] == "2.5"
+        fake.config.rate_headers = False
+        status, _, headers = await get(s, url, locationId="locB")
+        assert status == 200 and not any(h.startswith("X-RateLimit") for h in headers)
+
+
 async def test_contacts_page_with_start_after_and_a_server_side_cap() -> None:
     async with FakeGHL(contacts=23, page_cap=7) as fake, aiohttp.ClientSession() as s:
         url = f"{fake.base_url}/contacts/"
@@ -73,9 +84,12 @@ async def test_contacts_page_with_start_after_and_a_server_side_cap() -> None:
         assert sizes == [7, 7, 7, 2]
         assert seen == [contact_id(i) for i in range(1, 24)]
         assert meta["currentPage"] == 4 and meta["prevPage"] == 3
+        assert meta["startAfterId"] == contact_id(23)  # the last page still names its last item
 
         # startAfter alone (a timestamp) pages the same way.
-        status, body, _ = await get(s, url, locationId="locA", limit=5, startAfter=meta_ms(seen, 5))
+        status, body, _ = await get(
+            s, url, locationId="locA", limit=5, startAfter=start_after_ms(5)
+        )
         assert [c["id"] for c in body["contacts"]] == seen[5:10]
 
         status, body, _ = await get(s, url, locationId="locA", startAfterId="nope")
@@ -84,9 +98,16 @@ async def test_contacts_page_with_start_after_and_a_server_side_cap() -> None:
         assert status == 422 and body["message"] == ["locationId should not be empty"]
 
 
-def meta_ms(seen: list[str], n: int) -> int:
+def start_after_ms(n: int) -> int:
     """The startAfter value GHL would give after the n-th contact (items are a minute apart)."""
     return 1704067200000 + n * 60_000
+
+
+async def test_last_page_cursor_can_be_null() -> None:
+    async with FakeGHL(contacts=3, cursor_on_last_page=False) as fake, aiohttp.ClientSession() as s:
+        _, body, _ = await get(s, f"{fake.base_url}/contacts/", locationId="locA")
+        assert len(body["contacts"]) == 3
+        assert body["meta"]["startAfterId"] is None and body["meta"]["startAfter"] is None
 
 
 async def test_opportunities_follow_next_page_url() -> None:

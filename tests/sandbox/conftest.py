@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sandbox_harness import Harness
 
 from ghlbridge.sandbox import SandboxSettings
+from tests.sandbox.harness import Harness
 
 
 @pytest.fixture

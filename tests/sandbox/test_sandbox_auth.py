@@ -3,10 +3,11 @@ answers them."""
 
 from __future__ import annotations
 
-from sandbox_harness import Harness
+from typing import Any, cast
 
 from ghlbridge.client.transport import ASGITransport, HttpRequest
 from ghlbridge.sandbox import Sandbox, SandboxSettings, create_app
+from tests.sandbox.harness import Harness
 
 
 async def test_missing_bearer_token_answers_401_invalid_token(harness: Harness) -> None:
@@ -182,7 +183,7 @@ async def test_oauth_code_exchange_then_single_use_refresh(make_harness: object)
 async def test_expired_access_token_answers_401(make_harness: object) -> None:
     now = [1_000_000.0]
     sb = Sandbox(SandboxSettings(access_token_ttl=60), clock=lambda: now[0])
-    transport = ASGITransport(create_app(sandbox=sb))
+    transport = ASGITransport(cast(Any, create_app(sandbox=sb)))
     pair = sb.tokens.issue(
         sb.oauth_client, company_id=sb.company_id, location_id=sb.location_id, scopes=sb.all_scopes
     )

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox_harness import Harness
-
 from ghlbridge.catalog import Operation, load_catalog
 from ghlbridge.catalog.model import Schema
 from ghlbridge.sandbox import RateLimit, SandboxSettings
 from ghlbridge.sandbox.router import RouteTable
 from ghlbridge.sandbox.validation import schema_problems
+from tests.sandbox.harness import Harness
 
 _SAMPLE_ID = "abcdefghij0123456789"
 RATE_HEADERS = (

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sandbox_harness import Harness
 
-from ghlbridge.sandbox import SandboxSettings
+from ghlbridge.sandbox import Change, SandboxSettings
+from tests.sandbox.harness import Harness
 
 
 async def _create(h: Harness, **fields: Any) -> dict[str, Any]:
@@ -82,6 +82,41 @@ async def test_contact_list_follows_next_page_url_and_filters_by_query(harness: 
         "contacts.get_contacts", {"locationId": harness.sb.location_id, "query": "grace"}
     )
     assert [c["firstName"] for c in found.json()["contacts"]] == ["Grace", "Grace B"]
+
+
+async def test_contact_search_pages_by_search_after_and_by_page(harness: Harness) -> None:
+    loc = harness.sb.location_id
+    ids = [(await _create(harness, firstName=f"S{i}"))["id"] for i in range(5)]
+    seen: list[str] = []
+    body: dict[str, Any] = {"locationId": loc, "pageLimit": 2}
+    while True:
+        response = await harness.call("contacts.search_contacts_advanced", body=body)
+        assert response.status == 200
+        page = response.json()
+        assert page["total"] == 5
+        if not page["contacts"]:
+            break
+        seen.extend(c["id"] for c in page["contacts"])
+        body = {**body, "searchAfter": page["contacts"][-1]["searchAfter"]}
+    assert seen == ids
+    second = await harness.call(
+        "contacts.search_contacts_advanced", body={"locationId": loc, "pageLimit": 2, "page": 2}
+    )
+    assert [c["id"] for c in second.json()["contacts"]] == ids[2:4]
+
+
+async def test_writes_are_announced_as_changes_with_the_previous_record(harness: Harness) -> None:
+    changes: list[Change] = []
+    harness.sb.world.subscribe(changes.append)
+    contact = await _create(harness, firstName="E", tags=["one"])
+    await harness.call("contacts.add_tags", {"contactId": contact["id"]}, {"tags": ["two"]})
+    await harness.call("contacts.delete_contact", {"contactId": contact["id"]})
+    contact_changes = [c for c in changes if c.resource == "contacts"]
+    assert [c.action for c in contact_changes] == ["create", "update", "delete"]
+    update = contact_changes[1]
+    assert update.previous is not None and update.previous["tags"] == ["one"]
+    assert update.record["tags"] == ["one", "two"]
+    assert {c.resource for c in changes} == {"contacts", "locationTags"}
 
 
 async def test_upsert_updates_the_email_match_then_the_phone_match_else_creates(

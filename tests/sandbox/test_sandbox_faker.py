@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sandbox_harness import Harness
 
 from ghlbridge.sandbox import SandboxSettings
 from ghlbridge.sandbox.faker import SchemaFaker
+from tests.sandbox.harness import Harness
 
 
 async def test_same_seed_and_request_give_the_same_answer(make_harness: Any) -> None:

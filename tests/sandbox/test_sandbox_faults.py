@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sandbox_harness import Harness
-
-from ghlbridge.sandbox import SandboxSettings
+from ghlbridge.sandbox import RateLimit, SandboxSettings
+from tests.sandbox.harness import Harness
 
 
 async def test_fault_rate_one_answers_ghl_shaped_5xx_with_rate_headers(make_harness: Any) -> None:
@@ -22,7 +21,9 @@ async def test_fault_rate_one_answers_ghl_shaped_5xx_with_rate_headers(make_harn
 
 async def test_fault_rate_share_is_seeded_and_roughly_kept(make_harness: Any) -> None:
     async def statuses(seed: int) -> list[int]:
-        h: Harness = make_harness(SandboxSettings(seed=seed, fault_rate=0.3, rate_limit=(500, 1)))
+        h: Harness = make_harness(
+            SandboxSettings(seed=seed, fault_rate=0.3, rate_limit=RateLimit(500, 1))
+        )
         out = []
         for _ in range(100):
             r = await h.call("contacts.get_contacts", {"locationId": h.sb.location_id})

@@ -4,6 +4,7 @@ answer, and the 429 once a limit is spent."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, cast
 
 from ghlbridge.client.transport import ASGITransport, HttpRequest, HttpResponse
 from ghlbridge.sandbox import RateLimit, Sandbox, SandboxSettings, create_app
@@ -28,7 +29,7 @@ class Clock:
 
 def _sandbox(settings: SandboxSettings, clock: Clock) -> tuple[Sandbox, ASGITransport]:
     sb = Sandbox(settings, monotonic=clock)
-    return sb, ASGITransport(create_app(sandbox=sb))
+    return sb, ASGITransport(cast(Any, create_app(sandbox=sb)))
 
 
 async def _list(sb: Sandbox, transport: ASGITransport, token: str | None = None) -> HttpResponse:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox_harness import Harness
-
 from ghlbridge.sandbox import SandboxSettings
-from ghlbridge.sandbox.handlers.social_planner import add_social_tag, rename_social_tag
+from ghlbridge.sandbox.handlers.social_planner import (
+    SOCIAL_TAGS,
+    add_social_tag,
+    rename_social_tag,
+)
+from tests.sandbox.harness import Harness
 
 
 async def test_new_location_lists_its_seeded_social_planner_tags(harness: Harness) -> None:
@@ -44,7 +47,7 @@ async def test_social_tags_page_with_skip_and_limit_and_filter_by_text(make_harn
 async def test_tags_by_ids_returns_the_named_tags_including_changes(harness: Harness) -> None:
     state = harness.sb.location()
     added = add_social_tag(state, "Webinar")
-    first = next(iter(state.collection(added_spec := _spec())))
+    first = next(iter(state.collection(SOCIAL_TAGS)))
     rename_social_tag(state, first["_id"], "Launch 2")
     response = await harness.call(
         "social_media_posting.get_tags_by_ids",
@@ -56,10 +59,3 @@ async def test_tags_by_ids_returns_the_named_tags_including_changes(harness: Har
     assert body["statusCode"] == 201 and body["message"] == "Fetched Tags by Tag IDs"
     assert [t["tag"] for t in body["results"]["tags"]] == ["Webinar", "Launch 2"]
     assert body["results"]["count"] == 2
-    assert added_spec.id_field == "_id"
-
-
-def _spec() -> Any:
-    from ghlbridge.sandbox.handlers.social_planner import SOCIAL_TAGS
-
-    return SOCIAL_TAGS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ghlbridge import __version__
-from ghlbridge.cli import calls, connections, ops
+from ghlbridge.cli import calls, connections, demo, ops, sandbox
 
 app = typer.Typer(
     name="ghlbridge",
@@ -19,6 +19,8 @@ app.add_typer(connections.app, name="connections")
 app.add_typer(connections.connect_app, name="connect")
 app.command("call")(calls.call)
 app.command("export")(calls.export)
+app.command("sandbox")(sandbox.sandbox)
+app.command("demo")(demo.demo)
 
 
 @app.command("version")

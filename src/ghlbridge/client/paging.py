@@ -304,8 +304,9 @@ class Pager:
         said = False  # the answer speaks about the next page (possibly to say there is none)
         nxt: dict[str, Any] = {}
         found, url = _lookup(data, fields["next_url_field"])
-        said |= found
-        if isinstance(url, str) and url:
+        if found and not url:
+            return False  # GHL nulls nextPageUrl on the last page, yet keeps meta.startAfter*
+        if isinstance(url, str):
             for name in [*names.values(), *([page_name] if page_name else [])]:
                 value = _query_value(url, name)
                 if value is not None:

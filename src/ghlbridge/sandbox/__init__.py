@@ -10,11 +10,12 @@ from ghlbridge.sandbox.core import Sandbox
 from ghlbridge.sandbox.errors import SandboxError
 from ghlbridge.sandbox.exchange import Call, Handler, Reply, SandboxRequest, SandboxResponse
 from ghlbridge.sandbox.settings import RateLimit, SandboxSettings
-from ghlbridge.sandbox.state import LocationState, ResourceSpec, World
+from ghlbridge.sandbox.state import Change, LocationState, ResourceSpec, World
 from ghlbridge.sandbox.tokens import OAuthClient, Token, TokenPair, TokenRegistry
 
 __all__ = [
     "Call",
+    "Change",
     "Handler",
     "LocationState",
     "OAuthClient",

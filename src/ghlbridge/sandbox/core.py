@@ -2,8 +2,9 @@
 
 `handle` runs, in order: injected latency; token look-up; the rate limit of the token's
 (app, resource), whose headers go on every answer; injected 5xx; routing; bearer check;
-`Version`; token class, scope and location access; validation; then the op's state handler,
-or the schema faker for ops without one. Every refusal is a `SandboxError` rendered once.
+`Version`; body parsing; token class, scope and location access; validation; then the op's
+state handler, or the schema faker for ops without one. Every refusal is a `SandboxError`
+rendered once.
 """
 
 from __future__ import annotations
@@ -142,14 +143,14 @@ class Sandbox:
         if match is None:
             raise route_not_found(request.method.upper(), unquote(request.raw_path))
         op = match.op
+        require_token(op, token)
+        check_version(op, request.headers.get("version"))
         query = parse_query(request.query_string)
         body, form_body = (
             parse_body(request.headers.get("content-type"), request.body)
             if op.body is not None
             else (None, False)
         )
-        require_token(op, token)
-        check_version(op, request.headers.get("version"))
         named = named_resources(match.path_params, query, body)
         resources = authorize(op, token, named, self.world)
         values, body = validate_request(op, match.path_params, query, body, form_body=form_body)

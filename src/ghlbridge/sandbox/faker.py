@@ -62,7 +62,7 @@ class SchemaFaker:
 
     # -- whole answers --------------------------------------------------------------------
     def response(self, op: Operation, req: FakeRequest) -> Any:
-        """The success body for `op`; None for a 204 or a schema-less answer."""
+        """The success body for `op`: None for a 204, `{}` where the spec gives no schema."""
         schema = op.response.schema
         if op.response.status == 204:
             return None

@@ -5,15 +5,19 @@ A resource plugs in by declaring a `ResourceSpec` (its id and timestamp field na
 its handlers; `LocationState.collection(spec)` creates the collection on first use. Records
 are plain JSON dicts in GHL's response shape, kept in creation order; every record gets a
 distinct creation millisecond from `Clock`, so cursor paging by (time, id) is exact.
+
+Every create, update and delete is announced as a `Change` to the world's subscribers (the
+webhook sender and tests subscribe), with copies of the record before and after.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from ghlbridge.sandbox.ids import IdFactory
 from ghlbridge.sandbox.paging import Entry, sort_entries
@@ -53,16 +57,46 @@ class ResourceSpec:
     updated_field: str | None = "dateUpdated"
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One write to the data; `record` is the state after it (before it, for a delete)."""
+
+    resource: str
+    action: Literal["create", "update", "delete"]
+    location_id: str
+    record: Record
+    previous: Record | None = None
+
+
+ChangeListener = Callable[[Change], None]
+
+
 class Collection:
     """One resource's records in one location."""
 
-    def __init__(self, spec: ResourceSpec, location_id: str, ids: IdFactory, clock: Clock) -> None:
+    def __init__(
+        self,
+        spec: ResourceSpec,
+        location_id: str,
+        ids: IdFactory,
+        clock: Clock,
+        emit: ChangeListener | None = None,
+    ) -> None:
         self.spec = spec
         self.location_id = location_id
         self._ids = ids
         self._clock = clock
+        self._emit = emit
         self._records: dict[str, Record] = {}
         self._created_ms: dict[str, int] = {}
+
+    def _announce(
+        self, action: Literal["create", "update", "delete"], record: Record, previous: Record | None
+    ) -> None:
+        if self._emit is not None:
+            self._emit(
+                Change(self.spec.name, action, self.location_id, copy.deepcopy(record), previous)
+            )
 
     def __len__(self) -> int:
         return len(self._records)
@@ -96,14 +130,17 @@ class Collection:
             record[spec.updated_field] = iso(ms)
         self._records[record_id] = record
         self._created_ms[record_id] = ms
+        self._announce("create", record, None)
         return record
 
     def update(self, record_id: str, fields: Mapping[str, Any]) -> Record:
         """Overwrite the given fields (GHL's PUT semantics for the fields sent)."""
         record = self._records[record_id]
+        previous = copy.deepcopy(record) if self._emit is not None else None
         record.update(fields)
         if self.spec.updated_field:
             record[self.spec.updated_field] = iso(self._clock.now_ms())
+        self._announce("update", record, previous)
         return record
 
     def touch(self, record_id: str) -> Record:
@@ -111,7 +148,10 @@ class Collection:
 
     def delete(self, record_id: str) -> Record | None:
         self._created_ms.pop(record_id, None)
-        return self._records.pop(record_id, None)
+        record = self._records.pop(record_id, None)
+        if record is not None:
+            self._announce("delete", record, None)
+        return record
 
     def entries(self, records: list[Record] | None = None) -> list[Entry]:
         """Paging keys (creation ms, id) of `records` (default: all), oldest first."""
@@ -128,7 +168,13 @@ class LocationState:
     """One sub-account: its settings and its resources' collections."""
 
     def __init__(
-        self, location_id: str, company_id: str, name: str, ids: IdFactory, clock: Clock
+        self,
+        location_id: str,
+        company_id: str,
+        name: str,
+        ids: IdFactory,
+        clock: Clock,
+        emit: ChangeListener | None = None,
     ) -> None:
         self.id = location_id
         self.company_id = company_id
@@ -137,12 +183,14 @@ class LocationState:
         self.allow_duplicate_contacts = False
         self.clock = clock
         self._ids = ids
+        self._emit = emit
         self._collections: dict[str, Collection] = {}
 
     def collection(self, spec: ResourceSpec) -> Collection:
         coll = self._collections.get(spec.name)
         if coll is None:
-            coll = self._collections[spec.name] = Collection(spec, self.id, self._ids, self.clock)
+            coll = Collection(spec, self.id, self._ids, self.clock, self._emit)
+            self._collections[spec.name] = coll
         elif coll.spec != spec:
             raise ValueError(f"resource {spec.name!r} declared twice with different specs")
         return coll
@@ -168,7 +216,17 @@ class World:
         self._ids = ids
         self._seeders = seeders
         self._demo_records = demo_records
+        self._listeners: list[ChangeListener] = []
         self.locations: dict[str, LocationState] = {}
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call `listener` on every change; returns the function that unsubscribes it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            listener(change)
 
     def add_location(
         self, location_id: str | None = None, name: str | None = None
@@ -182,6 +240,7 @@ class World:
             name or f"Sandbox Location {len(self.locations) + 1}",
             self._ids,
             self.clock,
+            self._emit,
         )
         self.locations[location_id] = loc
         for seed in self._seeders:

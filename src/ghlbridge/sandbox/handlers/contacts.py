@@ -1,4 +1,4 @@
-"""Contacts: create, get, update, delete, upsert, list with cursor paging, tags, duplicates.
+"""Contacts: create, get, update, delete, upsert, list and search with paging, tags, duplicates.
 
 Faithful points: tags are stored lower-case and de-duplicated, and `tags` in a create,
 update or upsert body replaces the contact's tags (the spec says so); phones are stored in
@@ -176,20 +176,39 @@ def upsert_contact(call: Call) -> Reply:
     return call.ok({"new": new, "contact": record, "traceId": call.trace_id()})
 
 
-def list_contacts(call: Call) -> Reply:
-    """GET /contacts/: oldest first, paged by startAfter (ms) + startAfterId, with GHL's meta."""
-    contacts = call.location().collection(CONTACTS)
-    text = str(call.query.get("query") or "").strip().lower()
-    records = [
+def _matching(contacts: Iterable[Record], query: Any) -> list[Record]:
+    text = str(query or "").strip().lower()
+    return [
         r
         for r in contacts
         if not text or any(text in str(r.get(f) or "").lower() for f in _SEARCHED)
     ]
+
+
+def list_contacts(call: Call) -> Reply:
+    """GET /contacts/: oldest first, paged by startAfter (ms) + startAfterId, with GHL's meta."""
+    contacts = call.location().collection(CONTACTS)
+    records = _matching(contacts, call.query.get("query"))
     entries = contacts.entries(records)
     win = window(call.op, call.query, entries, next_url=call.url, query=call.query)
     by_id = {r["id"]: r for r in records}
     page = [by_id[e.id] for e in entries[win.start : win.end]]
     return call.ok({"contacts": page, "count": win.total, "meta": win.meta})
+
+
+def search_contacts(call: Call) -> Reply:
+    """POST /contacts/search: `query` text, `pageLimit` with `page` or `searchAfter`.
+
+    Each contact carries its `searchAfter` marker ([creation ms, id]) for the next request.
+    The `filters` DSL is not interpreted yet: filters are ignored.
+    """
+    contacts = call.location().collection(CONTACTS)
+    records = _matching(contacts, call.json.get("query"))
+    entries = contacts.entries(records)
+    win = window(call.op, call.json, entries)
+    by_id = {r["id"]: r for r in records}
+    page = [{**by_id[e.id], "searchAfter": [e.sort_ms, e.id]} for e in entries[win.start : win.end]]
+    return call.ok({"contacts": page, "total": win.total})
 
 
 def get_duplicate(call: Call) -> Reply:
@@ -219,6 +238,7 @@ HANDLERS: dict[str, Handler] = {
     "contacts.delete_contact": delete_contact,
     "contacts.upsert_contact": upsert_contact,
     "contacts.get_contacts": list_contacts,
+    "contacts.search_contacts_advanced": search_contacts,
     "contacts.get_duplicate_contact": get_duplicate,
     "contacts.add_tags": add_tags,
     "contacts.remove_tags": remove_tags,

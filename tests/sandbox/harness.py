@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from ghlbridge.catalog import Operation, load_catalog
@@ -23,7 +23,7 @@ class Harness:
     def __init__(self, settings: SandboxSettings) -> None:
         self.app = create_app(settings)
         self.sb: Sandbox = sandbox_of(self.app)
-        self.transport = ASGITransport(self.app)
+        self.transport = ASGITransport(cast(Any, self.app))
         self.catalog = load_catalog()
 
     @property
