@@ -81,6 +81,8 @@ FREE_FORM_BODY_DEFAULTS = {
 # A trigger on a list operation carries poll hints, except:
 LIST_WITHOUT_POLL = {
     "list_calendar_resources": "the spec's resource items declare no id field",
+    "search_contacts": "the spec declares no item schema, so poll fields cannot be checked",
+    "find_contact": "a look-up by email, phone or id, not a feed",
 }
 
 # The brief's get-by-id look-ups stay triggers, fired on demand, with no poll hints.

@@ -390,10 +390,22 @@ async def test_has_more_false_stops_even_when_items_remain() -> None:
     assert pager.pages_fetched == 1
 
 
+@pytest.mark.parametrize("flag", ["hasMore", "nextPage"])
+async def test_last_id_honours_a_false_more_flag_the_catalog_does_not_name(flag: str) -> None:
+    op, _ = OPS["last_id_from_items"]
+
+    async def fetch(params: dict[str, Any], body: dict[str, Any] | None) -> Any:
+        return {"items": make_items(3), flag: False}
+
+    pager = Pager(op, {}, None, fetch)
+    assert len(await drain(pager)) == 3
+    assert pager.pages_fetched == 1
+
+
 async def test_start_after_takes_the_next_pair_from_next_page_url() -> None:
     op, _ = OPS["start_after_url"]
-    items = make_items(12)
-    server = FakeServer(op, items, variant="url")
+    items = [{k: v for k, v in it.items() if k != "dateAdded"} for it in make_items(12)]
+    server = FakeServer(op, items, variant="url")  # no dateAdded: only the URL has startAfter
     assert await drain(Pager(op, {}, None, server, page_size=5)) == items
     second = server.calls[1][0]
     assert second["startAfterId"] == "r0004"
@@ -407,6 +419,13 @@ async def test_start_after_stops_on_a_null_next_page_url_despite_meta_start_afte
     server = FakeServer(op, make_items(137), cap=7, variant="ghl")
     assert await drain(Pager(op, {"limit": 100}, None, server)) == make_items(137)
     assert len(server.calls) == math.ceil(137 / 7)
+
+
+async def test_start_after_stops_when_meta_start_after_fields_are_null() -> None:
+    op, _ = OPS["start_after_meta"]
+    server = FakeServer(op, make_items(12), variant="meta")
+    assert await drain(Pager(op, {}, None, server, page_size=5)) == make_items(12)
+    assert [c[0].get("startAfterId") for c in server.calls] == [None, "r0004", "r0009"]
 
 
 async def test_start_after_derives_epoch_ms_from_the_last_items_iso_date() -> None:
@@ -588,3 +607,20 @@ async def test_every_paged_catalog_operation_pages_to_the_end(op: Operation) -> 
     pager = Pager(op, {}, {} if op.paging.in_body else None, server, page_size=10)
     assert await drain(pager) == items
     assert len(server.calls) <= math.ceil(23 / 7) + 1
+
+
+async def test_a_count_that_may_be_per_page_does_not_stop_paging_early() -> None:
+    """`count` equal to the page's size is ambiguous: a per-page count must not end the walk."""
+    op = make_op("skip_limit", {"skip": "skip", "limit": "limit"}, total="count")
+    items = make_items(23)
+    calls: list[dict[str, Any]] = []
+
+    async def per_page_count(params: dict[str, Any], body: dict[str, Any] | None) -> Any:
+        calls.append(params)
+        skip = int(params.get("skip") or 0)
+        page = items[skip : skip + 5]
+        return {"items": page, "count": len(page)}
+
+    got = await drain(Pager(op, {}, None, per_page_count, page_size=10))
+    assert got == items
+    assert len(calls) == 6  # five pages of at most 5, then one empty page ends it

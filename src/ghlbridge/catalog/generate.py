@@ -349,6 +349,12 @@ def _looks_like_resource(props: dict[str, Schema]) -> bool:
     return scalars > _MAX_ENVELOPE_SCALARS or objects > _MAX_ENVELOPE_OBJECTS
 
 
+# List responses the specs leave without a schema: where GHL puts the items and the total.
+_UNDECLARED_LISTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("POST", "/contacts/search"): ("contacts", "total"),
+}
+
+
 def _items_path(schema: Schema | None, path: str, spec_operation_id: str) -> str | None:
     """Dotted path of the list of resource objects in a read response ("" = top-level array)."""
     if not schema:
@@ -624,6 +630,8 @@ def _operation(
     kind = _kind(method, path)
     items = _items_path(response_schema, path, str(op["operationId"])) if kind == "read" else None
     total = _total_path(response_schema, items)
+    if (method, path) in _UNDECLARED_LISTS:
+        items, total = _UNDECLARED_LISTS[(method, path)]
 
     security = op.get("security")
     schemes: set[str] = set()

@@ -219,8 +219,9 @@ class GHLClient:
             try:
                 response = await self.transport.send(request)
             except TransportError as exc:
-                if isinstance(exc, ConnectError):
-                    self.rate_limiter.release(budget_key)
+                self.rate_limiter.release(
+                    budget_key, reached_server=not isinstance(exc, ConnectError)
+                )
                 if attempt < self.retry.max_attempts and self.retry.is_retryable(
                     method=op.method, kind=op.kind, status=None, error=exc
                 ):

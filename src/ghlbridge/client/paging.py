@@ -256,8 +256,20 @@ class Pager:
         return field is not None and extract(data, field) is False
 
     def _total_reached(self, data: Any, position: int | None) -> bool:
+        """A total stops paging only when it cannot be a per-page count.
+
+        Several specs call their counter `count` without saying whether it counts the page or
+        the collection; a count equal to this page's size is ambiguous, so it does not stop us
+        (the cost is one request that comes back empty).
+        """
         total = _as_int(extract(data, self.op.response.total)) if self.op.response.total else None
-        return total is not None and position is not None and position >= total
+        if total is None or position is None or position < total:
+            return False
+        return not (total == len(self._items_of(data)) and total > 0 and self._may_count_page())
+
+    def _may_count_page(self) -> bool:
+        name = (self.op.response.total or "").rsplit(".", 1)[-1]
+        return name == "count"
 
     # -- advancing, per style: set the next request's fields, or return False to stop -------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -131,12 +131,9 @@ class HandlerTransport:
         return None
 
 
+ASGIMessage = MutableMapping[str, Any]
 ASGIApp = Callable[
-    [
-        dict[str, Any],
-        Callable[[], Awaitable[dict[str, Any]]],
-        Callable[[dict[str, Any]], Awaitable[None]],
-    ],
+    [ASGIMessage, Callable[[], Awaitable[ASGIMessage]], Callable[[ASGIMessage], Awaitable[None]]],
     Awaitable[None],
 ]
 
@@ -172,14 +169,14 @@ class ASGITransport(HandlerTransport):
         headers: dict[str, str] = {}
         chunks: list[bytes] = []
 
-        async def receive() -> dict[str, Any]:
+        async def receive() -> ASGIMessage:
             nonlocal body_sent
             if body_sent:
                 return {"type": "http.disconnect"}
             body_sent = True
             return {"type": "http.request", "body": request.body or b"", "more_body": False}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: ASGIMessage) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
