@@ -1,4 +1,4 @@
-"""`ghlbridge call/export` as a user runs them: a subprocess against a GHL-like server on a socket."""
+"""`ghlbridge call/export` as a user runs them: a subprocess against a GHL-like server."""
 
 from __future__ import annotations
 
@@ -26,8 +26,13 @@ def ghl() -> Iterator[FakeGHL]:
     server.stop()
 
 
-def run_cli(*args: str, server: FakeGHL | None = None, home: Path, token: str | None = TOKEN,
-            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    server: FakeGHL | None = None,
+    home: Path,
+    token: str | None = TOKEN,
+    stdin: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GHL")}
     env["GHLBRIDGE_HOME"] = str(home)
     env.pop("GHLBRIDGE_DATABASE_URL", None)
@@ -37,7 +42,11 @@ def run_cli(*args: str, server: FakeGHL | None = None, home: Path, token: str | 
         env["GHL_BASE_URL"] = server.base_url
     return subprocess.run(
         [sys.executable, "-m", "ghlbridge.cli.main", *args],
-        capture_output=True, text=True, env=env, input=stdin, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=120,
     )
 
 
@@ -46,8 +55,18 @@ def test_all_pages_start_after_paging_returns_every_contact_once_despite_page_ca
 ) -> None:
     ghl.config.contacts, ghl.config.page_cap = 137, 7
     location = ghl.location_ids[0]
-    out = run_cli("call", "contacts.get_contacts", "-p", f"locationId={location}", "-p", "limit=100",
-                  "--all-pages", "--json", server=ghl, home=tmp_path)
+    out = run_cli(
+        "call",
+        "contacts.get_contacts",
+        "-p",
+        f"locationId={location}",
+        "-p",
+        "limit=100",
+        "--all-pages",
+        "--json",
+        server=ghl,
+        home=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     ids = [c["id"] for c in json.loads(out.stdout)]
     assert len(ids) == 137 and len(set(ids)) == 137
@@ -58,8 +77,16 @@ def test_all_pages_skip_limit_paging_returns_every_location_once_despite_page_ca
     ghl: FakeGHL, tmp_path: Path
 ) -> None:
     ghl.config.locations, ghl.config.page_cap = 53, 5
-    out = run_cli("call", "locations.search_locations", "-p", "limit=50", "--all-pages", "--json",
-                  server=ghl, home=tmp_path)
+    out = run_cli(
+        "call",
+        "locations.search_locations",
+        "-p",
+        "limit=50",
+        "--all-pages",
+        "--json",
+        server=ghl,
+        home=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     ids = [loc["id"] for loc in json.loads(out.stdout)]
     assert sorted(ids) == sorted(ghl.location_ids)
@@ -72,8 +99,16 @@ def test_paging_under_a_tight_rate_limit_with_flaky_503s_completes_with_few_429s
     ghl.config.contacts, ghl.config.page_cap = 120, 7
     ghl.config.rate_max, ghl.config.rate_interval, ghl.config.fail_every = 8, 1.0, 7
     location = ghl.location_ids[0]
-    out = run_cli("call", "contacts.get_contacts", "-p", f"locationId={location}", "--all-pages",
-                  "--json", server=ghl, home=tmp_path)
+    out = run_cli(
+        "call",
+        "contacts.get_contacts",
+        "-p",
+        f"locationId={location}",
+        "--all-pages",
+        "--json",
+        server=ghl,
+        home=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     ids = [c["id"] for c in json.loads(out.stdout)]
     assert len(ids) == len(set(ids)) == 120
@@ -113,19 +148,35 @@ def test_missing_required_param_exits_non_zero_names_it_and_sends_nothing(
 def test_bad_body_json_names_file_line_and_column(ghl: FakeGHL, tmp_path: Path) -> None:
     body = tmp_path / "body.json"
     body.write_text('{\n  "email": "a@b.co",\n  "firstName": oops\n}\n')
-    out = run_cli("call", "contacts.create_contact", "--body", f"@{body}", server=ghl, home=tmp_path)
+    out = run_cli(
+        "call", "contacts.create_contact", "--body", f"@{body}", server=ghl, home=tmp_path
+    )
     assert out.returncode == 2
     assert f"{body}:3:16: invalid JSON" in out.stderr
     assert ghl.requests == []
 
 
 def test_api_errors_are_one_line_with_status_and_message(ghl: FakeGHL, tmp_path: Path) -> None:
-    out = run_cli("call", "contacts.get_contact", "-p", "contactId=zzzzzzzzzzzzzzzzzzzz", server=ghl, home=tmp_path)
+    out = run_cli(
+        "call",
+        "contacts.get_contact",
+        "-p",
+        "contactId=zzzzzzzzzzzzzzzzzzzz",
+        server=ghl,
+        home=tmp_path,
+    )
     assert out.returncode == 1
     assert out.stderr.count("\n") == 1
     assert "contacts.get_contact: HTTP 404" in out.stderr
-    out = run_cli("call", "contacts.get_contact", "-p", "contactId=x", server=ghl, home=tmp_path,
-                  token="wrong")
+    out = run_cli(
+        "call",
+        "contacts.get_contact",
+        "-p",
+        "contactId=x",
+        server=ghl,
+        home=tmp_path,
+        token="wrong",
+    )
     assert out.returncode == 1 and "HTTP 401" in out.stderr and "wrong" not in out.stderr
 
 
@@ -134,8 +185,18 @@ def test_export_writes_every_item_to_jsonl_and_csv(ghl: FakeGHL, tmp_path: Path)
     location = ghl.location_ids[0]
     for fmt in ("jsonl", "csv"):
         target = tmp_path / f"contacts.{fmt}"
-        out = run_cli("export", "contacts.get_contacts", "-p", f"locationId={location}",
-                      "--format", fmt, "--out", str(target), server=ghl, home=tmp_path)
+        out = run_cli(
+            "export",
+            "contacts.get_contacts",
+            "-p",
+            f"locationId={location}",
+            "--format",
+            fmt,
+            "--out",
+            str(target),
+            server=ghl,
+            home=tmp_path,
+        )
         assert out.returncode == 0, out.stderr
         assert "wrote 61 items" in out.stderr
         if fmt == "jsonl":
@@ -149,8 +210,17 @@ def test_export_writes_every_item_to_jsonl_and_csv(ghl: FakeGHL, tmp_path: Path)
 
 def test_failed_export_leaves_no_file(ghl: FakeGHL, tmp_path: Path) -> None:
     target = tmp_path / "out.jsonl"
-    out = run_cli("export", "contacts.get_contacts", "-p", "locationId=L", "--out", str(target),
-                  server=ghl, home=tmp_path, token="wrong")
+    out = run_cli(
+        "export",
+        "contacts.get_contacts",
+        "-p",
+        "locationId=L",
+        "--out",
+        str(target),
+        server=ghl,
+        home=tmp_path,
+        token="wrong",
+    )
     assert out.returncode == 1
     assert not target.exists()
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")] == []
@@ -158,8 +228,19 @@ def test_failed_export_leaves_no_file(ghl: FakeGHL, tmp_path: Path) -> None:
 
 def test_connect_stores_the_token_encrypted_and_calls_use_it(ghl: FakeGHL, tmp_path: Path) -> None:
     location = ghl.location_ids[0]
-    out = run_cli("connect", "ghl", "--name", "main", "--token", "-", "--location-id", location,
-                  home=tmp_path, token=None, stdin=TOKEN + "\n")
+    out = run_cli(
+        "connect",
+        "ghl",
+        "--name",
+        "main",
+        "--token",
+        "-",
+        "--location-id",
+        location,
+        home=tmp_path,
+        token=None,
+        stdin=TOKEN + "\n",
+    )
     assert out.returncode == 0, out.stderr
     assert TOKEN not in out.stdout + out.stderr
     for db_file in tmp_path.glob("ghlbridge.db*"):
@@ -167,8 +248,16 @@ def test_connect_stores_the_token_encrypted_and_calls_use_it(ghl: FakeGHL, tmp_p
     listed = run_cli("connections", "list", "--json", home=tmp_path, token=None)
     assert [c["name"] for c in json.loads(listed.stdout)] == ["main"]
     assert TOKEN not in listed.stdout
-    got = run_cli("call", "contacts.get_contacts", "-c", "main", "--json", server=ghl,
-                  home=tmp_path, token=None)
+    got = run_cli(
+        "call",
+        "contacts.get_contacts",
+        "-c",
+        "main",
+        "--json",
+        server=ghl,
+        home=tmp_path,
+        token=None,
+    )
     assert got.returncode == 0, got.stderr
     assert ghl.requests[-1].authorization == f"Bearer {TOKEN}"
     assert ghl.requests[-1].query["locationId"] == location

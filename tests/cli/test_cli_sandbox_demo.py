@@ -20,8 +20,13 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def test_demo_creates_pages_and_exports_contacts_in_the_sandbox(tmp_path: Path) -> None:
-    out = subprocess.run([*CLI, "demo", "--contacts", "12"], capture_output=True, text=True,
-                         env={**_env(tmp_path), "COLUMNS": "200"}, timeout=120)
+    out = subprocess.run(
+        [*CLI, "demo", "--contacts", "12"],
+        capture_output=True,
+        text=True,
+        env={**_env(tmp_path), "COLUMNS": "200"},
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "catalog: 576 operations in 41 apps" in out.stdout
     assert "paged contacts.get_contacts: 12 contacts" in out.stdout
@@ -35,8 +40,20 @@ def test_demo_creates_pages_and_exports_contacts_in_the_sandbox(tmp_path: Path) 
 
 def test_sandbox_command_serves_fixed_credentials_that_the_cli_can_call(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [*CLI, "sandbox", "--port", "0", "--token", "pit-fixed", "--location-id", "LOC000000000000000AA"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path),
+        [
+            *CLI,
+            "sandbox",
+            "--port",
+            "0",
+            "--token",
+            "pit-fixed",
+            "--location-id",
+            "LOC000000000000000AA",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp_path),
     )
     try:
         assert proc.stdout is not None
@@ -50,15 +67,34 @@ def test_sandbox_command_serves_fixed_credentials_that_the_cli_can_call(tmp_path
             lines[key.strip()] = value.strip()
         assert lines.get("location PIT") == "pit-fixed", lines
         assert lines["location id"] == "LOC000000000000000AA"
-        env = {**_env(tmp_path), "GHL_BASE_URL": lines["base URL"], "GHL_TOKEN": "pit-fixed",
-               "GHL_LOCATION_ID": "LOC000000000000000AA"}
+        env = {
+            **_env(tmp_path),
+            "GHL_BASE_URL": lines["base URL"],
+            "GHL_TOKEN": "pit-fixed",
+            "GHL_LOCATION_ID": "LOC000000000000000AA",
+        }
         created = subprocess.run(
-            [*CLI, "call", "contacts.create_contact", "--body", '{"email": "x@example.com"}', "--json"],
-            capture_output=True, text=True, env=env, timeout=60,
+            [
+                *CLI,
+                "call",
+                "contacts.create_contact",
+                "--body",
+                '{"email": "x@example.com"}',
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
         assert created.returncode == 0, created.stderr
-        listed = subprocess.run([*CLI, "call", "contacts.get_contacts", "--all-pages", "--json"],
-                                capture_output=True, text=True, env=env, timeout=60)
+        listed = subprocess.run(
+            [*CLI, "call", "contacts.get_contacts", "--all-pages", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert [c["email"] for c in json.loads(listed.stdout)] == ["x@example.com"]
     finally:
         proc.terminate()
@@ -66,8 +102,13 @@ def test_sandbox_command_serves_fixed_credentials_that_the_cli_can_call(tmp_path
 
 
 def test_sandbox_rejects_a_bad_rate_limit_in_one_line(tmp_path: Path) -> None:
-    out = subprocess.run([*CLI, "sandbox", "--rate-limit", "fast"], capture_output=True, text=True,
-                         env=_env(tmp_path), timeout=60)
+    out = subprocess.run(
+        [*CLI, "sandbox", "--rate-limit", "fast"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=60,
+    )
     assert out.returncode == 2
     assert out.stderr == (
         "ghlbridge: error: --rate-limit 'fast': expected COUNT/INTERVAL such as 100/10s\n"

@@ -1,4 +1,4 @@
-"""Every GHL operation as data: the one source of truth for the client, sandbox, CLI, flows and MCP."""
+"""Every GHL operation as data: the one source of truth for client, sandbox, CLI, flows, MCP."""
 
 from ghlbridge.catalog.ids import operation_id, snake
 from ghlbridge.catalog.model import Body, Operation, Paging, Param, Response

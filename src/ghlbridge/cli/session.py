@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.engine import Engine
 
-from ghlbridge.cli.errors import UsageError
 from ghlbridge.catalog import Operation
+from ghlbridge.cli.errors import UsageError
 from ghlbridge.client import GHLClient
 from ghlbridge.store import ConnectionStore, Vault, create_engine, migrate
 
