@@ -74,6 +74,11 @@ class ConnectionStore:
         self._engine = engine
         self._vault = vault
 
+    @property
+    def engine(self) -> Engine:
+        """The database the connections live in (tokens share it)."""
+        return self._engine
+
     def add(
         self,
         name: str,
