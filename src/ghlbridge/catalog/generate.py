@@ -130,6 +130,7 @@ class _Resolver:
             del out["type"]
         if "enum" in out:
             _fix_enum(out)
+        _fix_scalar_object(node, out)
         required = node.get("required")
         if isinstance(required, list) and required:
             out["required"] = [str(r) for r in required]
@@ -164,6 +165,20 @@ def _fix_enum(schema: Schema) -> None:
         kind = kinds.pop()
         if not (kind == "integer" and schema["type"] == "number"):
             schema["type"] = kind
+
+
+def _fix_scalar_object(node: dict[str, Any], schema: Schema) -> None:
+    """A property-less `object` whose example is a scalar is that scalar (a spec slip)."""
+    example = node.get("example")
+    if (
+        schema.get("type") == "object"
+        and "properties" not in node
+        and "additionalProperties" not in node
+        and isinstance(example, bool | int | float | str)
+    ):
+        schema["type"] = _json_type(example)
+        if schema["type"] == "integer":
+            schema["type"] = "number"
 
 
 def _json_type(value: Any) -> str:
