@@ -123,10 +123,13 @@ class GHLClient:
         page_size: int | None = None,
         max_pages: int | None = None,
     ) -> Pager:
-        """A `Pager` over every page of a list operation, whatever its paging style."""
+        """A `Pager` over every page of a list operation, whatever its paging style.
+
+        Params are validated per page, before each request, once the pager has filled in the
+        paging fields the operation requires.
+        """
         op = self.catalog.get(op_id)
         params, body = self._with_defaults(op, params, body)
-        validate_params(op, params)
 
         async def fetch(page_params: dict[str, Any], page_body: dict[str, Any] | None) -> Any:
             return await self._send(op, validate_params(op, page_params), page_body)

@@ -104,6 +104,9 @@ def _query_value(url: str, name: str) -> Any:
     return values[-1] if values else None
 
 
+_FALLBACK_LIMIT = 20  # GHL's most common default page size, for a required limit with none
+
+
 class Pager:
     """Pages one list operation; keeps the state (fields to send, markers seen, pages fetched)."""
 
@@ -177,10 +180,15 @@ class Pager:
         if paging.in_body and self._body is None:
             self._body = {}
         limit_name = paging.params.get("limit")
-        if self.page_size is not None and limit_name and self._get(limit_name) is None:
+        if limit_name and self._get(limit_name) is None:
             size = self.page_size
-            self._set(limit_name, min(size, paging.max_limit) if paging.max_limit else size)
+            if size is None and self._required(limit_name):
+                size = paging.default_limit or paging.max_limit or _FALLBACK_LIMIT
+            if size is not None:
+                self._set(limit_name, min(size, paging.max_limit) if paging.max_limit else size)
         pos_name = self._role_name(paging, "skip", "offset")
+        if pos_name and self._get(pos_name) is None and self._required(pos_name):
+            self._set(pos_name, 0)
         self._pos = (_as_int(self._get(pos_name)) or 0) if pos_name else 0
         page_name = paging.params.get("page")
         self._page = (_as_int(self._get(page_name)) or 1) if page_name else 1
@@ -203,10 +211,30 @@ class Pager:
         return self._fields.get(name)
 
     def _set(self, name: str, value: Any) -> None:
+        """Write a paging field in the type the operation declares (some specs want strings)."""
         if value is None:
             self._fields.pop(name, None)
+        elif self._declared_type(name) == "string" and not isinstance(value, str):
+            self._fields[name] = str(value)
         else:
             self._fields[name] = value
+
+    def _declared(self, name: str) -> tuple[dict[str, Any], bool]:
+        """The field's schema and whether it is required, from the body or the params."""
+        paging = self.op.paging
+        if paging is not None and paging.in_body:
+            schema = self.op.body.schema if self.op.body else {}
+            props = schema.get("properties") or {}
+            return props.get(name) or {}, name in (schema.get("required") or [])
+        param = self.op.param(name)
+        return (param.schema, param.required) if param else ({}, False)
+
+    def _declared_type(self, name: str) -> str | None:
+        typ = self._declared(name)[0].get("type")
+        return str(typ) if typ else None
+
+    def _required(self, name: str) -> bool:
+        return self._declared(name)[1]
 
     @staticmethod
     def _roles(paging: Paging, roles: tuple[str, ...]) -> list[str]:
