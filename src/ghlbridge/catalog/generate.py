@@ -130,7 +130,6 @@ class _Resolver:
             del out["type"]
         if "enum" in out:
             _fix_enum(out)
-        _fix_scalar_object(node, out)
         required = node.get("required")
         if isinstance(required, list) and required:
             out["required"] = [str(r) for r in required]
@@ -152,6 +151,7 @@ class _Resolver:
             alts = node.get(key)
             if isinstance(alts, list) and alts:
                 out[key] = _dedupe([self.schema(a, base, stack) for a in alts])
+        _fix_contradicted_type(node, out)
         return out
 
 
@@ -167,18 +167,27 @@ def _fix_enum(schema: Schema) -> None:
             schema["type"] = kind
 
 
-def _fix_scalar_object(node: dict[str, Any], schema: Schema) -> None:
-    """A property-less `object` whose example is a scalar is that scalar (a spec slip)."""
+def _fix_contradicted_type(node: dict[str, Any], schema: Schema) -> None:
+    """Types the spec's own example contradicts (spec slips): a property-less `object` with a
+    scalar example is that scalar, a `string` with an object example is an object, and an
+    array whose example mixes item types has untyped items."""
     example = node.get("example")
+    typ = schema.get("type")
     if (
-        schema.get("type") == "object"
+        typ == "object"
         and "properties" not in node
         and "additionalProperties" not in node
         and isinstance(example, bool | int | float | str)
     ):
-        schema["type"] = _json_type(example)
-        if schema["type"] == "integer":
-            schema["type"] = "number"
+        schema["type"] = "number" if _json_type(example) == "integer" else _json_type(example)
+    elif typ == "string" and isinstance(example, dict) and "enum" not in schema:
+        schema["type"] = "object"
+    elif typ == "array" and isinstance(example, list) and isinstance(schema.get("items"), dict):
+        kinds = {_json_type(v) for v in example if v is not None}
+        if "number" in kinds:
+            kinds.discard("integer")
+        if len(kinds) > 1:
+            schema["items"] = {k: v for k, v in schema["items"].items() if k != "type"}
 
 
 def _json_type(value: Any) -> str:
