@@ -234,3 +234,18 @@ async def test_seeded_sandboxes_give_the_same_ids(make_harness: Any) -> None:
     b: Harness = make_harness(SandboxSettings(seed=11))
     assert a.token == b.token and a.sb.location_id == b.sb.location_id
     assert (await _create(a))["id"] == (await _create(b))["id"]
+
+
+async def test_changes_carry_the_fields_ghl_derives(harness: Harness) -> None:
+    changes: list[Change] = []
+    harness.sb.world.subscribe(changes.append)
+    contact = await _create(harness, firstName="Ada", lastName="Byron", email="Ada@Example.com")
+    await harness.call(
+        "contacts.update_contact", {"contactId": contact["id"]}, {"lastName": "King"}
+    )
+    created, updated = (c for c in changes if c.resource == "contacts")
+    assert created.record["name"] == "Ada Byron"
+    assert created.record["emailLowerCase"] == "ada@example.com"
+    assert updated.previous is not None and updated.previous["name"] == "Ada Byron"
+    assert updated.record["name"] == "Ada King"
+    assert updated.record["fullNameLowerCase"] == "ada king"

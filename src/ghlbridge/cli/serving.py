@@ -13,7 +13,14 @@ import uvicorn
 @contextlib.asynccontextmanager
 async def serving(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve `app` until the block ends; yields the base URL (port 0 picks a free one)."""
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

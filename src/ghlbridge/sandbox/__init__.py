@@ -9,13 +9,19 @@ from ghlbridge.sandbox.app import create_app, sandbox_of
 from ghlbridge.sandbox.core import Sandbox
 from ghlbridge.sandbox.errors import SandboxError
 from ghlbridge.sandbox.exchange import Call, Handler, Reply, SandboxRequest, SandboxResponse
-from ghlbridge.sandbox.settings import RateLimit, SandboxSettings
+from ghlbridge.sandbox.faults import ConnectionDroppedFault
+from ghlbridge.sandbox.settings import Burst429, RateLimit, SandboxSettings
 from ghlbridge.sandbox.state import Change, LocationState, ResourceSpec, World
 from ghlbridge.sandbox.tokens import OAuthClient, Token, TokenPair, TokenRegistry
+from ghlbridge.sandbox.webhooks import Delivery, EventRule, Webhooks
 
 __all__ = [
+    "Burst429",
     "Call",
     "Change",
+    "ConnectionDroppedFault",
+    "Delivery",
+    "EventRule",
     "Handler",
     "LocationState",
     "OAuthClient",
@@ -30,6 +36,7 @@ __all__ = [
     "Token",
     "TokenPair",
     "TokenRegistry",
+    "Webhooks",
     "World",
     "create_app",
     "sandbox_of",

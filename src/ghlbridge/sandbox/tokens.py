@@ -159,6 +159,10 @@ class TokenRegistry:
         self._clients[client.client_id] = client
         return client
 
+    def registered_client(self, client_id: str) -> OAuthClient | None:
+        """The app with this client id (the authorize page checks it; no secret there)."""
+        return self._clients.get(client_id)
+
     def client(self, client_id: str, client_secret: str) -> OAuthClient:
         client = self._clients.get(client_id)
         if client is None or client.client_secret != client_secret:

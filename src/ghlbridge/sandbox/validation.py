@@ -179,7 +179,8 @@ def _check(
     if isinstance(value, dict):
         props: dict[str, Schema] = schema.get("properties") or {}
         for name in schema.get("required") or []:
-            if value.get(name) in (None, ""):
+            nullable = bool(props.get(name, {}).get("nullable"))
+            if name not in value or (value[name] is None and not nullable) or value[name] == "":
                 errors.append(f"{_join(path, name)} should not be empty")
         for name, sub in list(value.items()):
             if name in props and sub is not None:
