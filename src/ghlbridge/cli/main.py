@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ghlbridge import __version__
-from ghlbridge.cli import calls, connections, demo, ops, sandbox
+from ghlbridge.cli import calls, connections, demo, events, flows, ops, runs, sandbox
 
 app = typer.Typer(
     name="ghlbridge",
@@ -21,6 +21,10 @@ app.command("call")(calls.call)
 app.command("export")(calls.export)
 app.command("sandbox")(sandbox.sandbox)
 app.command("demo")(demo.demo)
+app.add_typer(flows.app, name="flows")
+app.add_typer(runs.app, name="runs")
+app.add_typer(events.app, name="events")
+app.command("serve")(flows.serve)
 
 
 @app.command("version")

@@ -15,15 +15,20 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
     Dialect,
+    ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
+    Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -89,6 +94,106 @@ oauth_tokens = Table(
     Column("expires_at", UTCDateTime, nullable=True),
     Column("version", Integer, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+# -- flows (migration 0002) ----------------------------------------------------------------
+# An accepted trigger event; `dedupe_key` (source-qualified, e.g. a webhookId) is unique so a
+# redelivered event is stored once. Runs are created in the same transaction as their event.
+flow_events = Table(
+    "flow_events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("type", String(128), nullable=True),
+    Column("flow", String(128), nullable=True),
+    Column("location_id", String(64), nullable=True),
+    Column("dedupe_key", String(255), nullable=True, unique=True),
+    Column("payload", JSON, nullable=False),
+    Column("runs_created", Integer, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_flow_events_received_at", "received_at"),
+)
+
+RUN_STATES = ("pending", "running", "retrying", "succeeded", "failed", "dead")
+
+flow_runs = Table(
+    "flow_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("flow", String(128), nullable=False),
+    Column("event_id", String(36), ForeignKey("flow_events.id"), nullable=False),
+    Column("location_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("trigger", JSON, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("owner", String(128), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint("flow", "event_id", "location_id", name="uq_flow_runs_flow_event"),
+    CheckConstraint(
+        "status IN ('pending', 'running', 'retrying', 'succeeded', 'failed', 'dead')",
+        name="status",
+    ),
+    Index("ix_flow_runs_status_next", "status", "next_attempt_at"),
+    Index("ix_flow_runs_flow_created", "flow", "created_at"),
+)
+
+# One row per try of one step (per for_each item): written as `running` BEFORE the action
+# is called, with the idempotency key, and updated with the result after it.
+step_attempts = Table(
+    "step_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), ForeignKey("flow_runs.id"), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    Column("item_index", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("idempotency_key", String(64), nullable=False),
+    Column("action", String(160), nullable=False),
+    Column("idempotent", Boolean, nullable=False),
+    Column("input", JSON, nullable=True),
+    Column("output", JSON, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    UniqueConstraint(
+        "run_id", "step_id", "item_index", "attempt", name="uq_step_attempts_run_step"
+    ),
+    CheckConstraint(
+        "status IN ('running', 'succeeded', 'failed', 'skipped', 'unknown')", name="status"
+    ),
+)
+
+# Trigger state that must survive restarts: a poll's baseline and last poll, a schedule's
+# last fire. One JSON value per key.
+flow_checkpoints = Table(
+    "flow_checkpoints",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Change keys already accepted per flow ("seen" ids, fingerprints, schedule fires). The
+# primary key makes "have we processed this change?" an INSERT, never a read-then-write;
+# `value` lets an item's last-seen fingerprint be compared-and-set; rows with an
+# `expires_at` stop deduplicating once it passes.
+flow_dedupe = Table(
+    "flow_dedupe",
+    metadata,
+    Column("scope", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("value", String(128), nullable=True),
+    Column("event_id", String(36), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
 )
 
 
