@@ -11,7 +11,13 @@ import typer
 
 from ghlbridge.catalog import UnknownOperationError
 from ghlbridge.client.errors import GHLError, ValidationError
-from ghlbridge.store import ConnectionExistsError, ConnectionNotFoundError, VaultError
+from ghlbridge.connectors.errors import ConnectorError
+from ghlbridge.store import (
+    ConnectionExistsError,
+    ConnectionNotFoundError,
+    InvalidConnectionError,
+    VaultError,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,12 +42,22 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except (UsageError, ValidationError, UnknownOperationError, ConnectionExistsError) as exc:
+        except (
+            UsageError,
+            ValidationError,
+            UnknownOperationError,
+            ConnectionExistsError,
+            InvalidConnectionError,
+        ) as exc:
             raise fail(str(exc), EXIT_USAGE) from None
         except (ConnectionNotFoundError, VaultError) as exc:
             raise fail(str(exc).strip("'\""), EXIT_USAGE) from None
         except GHLError as exc:
             raise fail(str(exc), EXIT_API) from None
+        except ConnectorError as exc:
+            # Bad input (an undecryptable INS body, a bad setting) is a usage error; an app's
+            # refusal or failure is an API error.
+            raise fail(str(exc), EXIT_USAGE if isinstance(exc, ValueError) else EXIT_API) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
 

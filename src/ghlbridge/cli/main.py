@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ghlbridge import __version__
-from ghlbridge.cli import calls, connections, demo, events, flows, ops, runs, sandbox
+from ghlbridge.cli import calls, clickbank, connections, demo, events, flows, ops, runs, sandbox
 
 app = typer.Typer(
     name="ghlbridge",
@@ -24,6 +24,7 @@ app.command("demo")(demo.demo)
 app.add_typer(flows.app, name="flows")
 app.add_typer(runs.app, name="runs")
 app.add_typer(events.app, name="events")
+app.add_typer(clickbank.app, name="clickbank")
 app.command("serve")(flows.serve)
 
 

@@ -5,6 +5,7 @@ from ghlbridge.store.connections import (
     ConnectionExistsError,
     ConnectionNotFoundError,
     ConnectionStore,
+    InvalidConnectionError,
 )
 from ghlbridge.store.db import begin_write, create_engine, migrate
 from ghlbridge.store.settings import database_url, home_dir
@@ -31,6 +32,7 @@ __all__ = [
     "ConnectionNotFoundError",
     "ConnectionStore",
     "DecryptionError",
+    "InvalidConnectionError",
     "KeyFileError",
     "MemoryTokenStore",
     "RotationError",

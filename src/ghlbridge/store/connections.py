@@ -24,8 +24,10 @@ from ghlbridge.store.db import begin_write
 from ghlbridge.store.schema import connections, oauth_tokens, utcnow
 from ghlbridge.store.vault import Vault
 
-AuthType = Literal["pit", "oauth"]
-AUTH_TYPES: tuple[AuthType, ...] = ("pit", "oauth")
+# pit: a GHL Private Integration Token; oauth: client credentials with tokens in oauth_tokens;
+# static: other apps' keys and settings (ClickBank keys, an HTTP app's auth preset), sent as is.
+AuthType = Literal["pit", "oauth", "static"]
+AUTH_TYPES: tuple[AuthType, ...] = ("pit", "oauth", "static")
 NAME_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
 PROVIDER_PATTERN = re.compile(r"[a-z0-9_-]{1,32}")
 ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
@@ -36,6 +38,10 @@ class ConnectionNotFoundError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "connection not found"
+
+
+class InvalidConnectionError(ValueError):
+    """A connection field (name, provider, auth type, id, scope, secret) is malformed."""
 
 
 class ConnectionExistsError(ValueError):
@@ -189,29 +195,31 @@ def _validate(
     auth_type: str | None = None,
 ) -> None:
     if name is not None and not (isinstance(name, str) and NAME_PATTERN.fullmatch(name)):
-        raise ValueError(
+        raise InvalidConnectionError(
             f"name: {name!r} is not a valid connection name "
             "(1-64 characters of a-z, 0-9, '_' and '-')"
         )
     if provider is not None and not (
         isinstance(provider, str) and PROVIDER_PATTERN.fullmatch(provider)
     ):
-        raise ValueError(
+        raise InvalidConnectionError(
             f"provider: {provider!r} is not a valid provider (1-32 characters of a-z, 0-9, _, -)"
         )
     if auth_type is not None and auth_type not in AUTH_TYPES:
-        raise ValueError(f"auth_type: {auth_type!r} is not one of {', '.join(AUTH_TYPES)}")
+        raise InvalidConnectionError(
+            f"auth_type: {auth_type!r} is not one of {', '.join(AUTH_TYPES)}"
+        )
 
 
 def _validate_secret(secret: Any) -> None:
     if not isinstance(secret, dict):
         # Name the type only: the value may be the secret itself.
-        raise ValueError(f"secret: expected a dict, got {type(secret).__name__}")
+        raise InvalidConnectionError(f"secret: expected a dict, got {type(secret).__name__}")
 
 
 def _validate_id(field_name: str, value: str | None) -> None:
     if value is not None and not (isinstance(value, str) and ID_PATTERN.fullmatch(value)):
-        raise ValueError(
+        raise InvalidConnectionError(
             f"{field_name}: {value!r} is not a valid id (1-64 characters of letters, digits, _.:-)"
         )
 
@@ -222,7 +230,7 @@ def _validate_scopes(scopes: Sequence[str]) -> list[str]:
     out: list[str] = []
     for scope in scopes:
         if not isinstance(scope, str) or not scope or any(ch.isspace() for ch in scope):
-            raise ValueError(f"scopes: {scope!r} is not a valid scope name")
+            raise InvalidConnectionError(f"scopes: {scope!r} is not a valid scope name")
         if scope not in out:
             out.append(scope)
     return out

@@ -82,7 +82,7 @@ connections = Table(
     Column("key_id", String(32), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    CheckConstraint("auth_type IN ('pit', 'oauth')", name="auth_type"),
+    CheckConstraint("auth_type IN ('pit', 'oauth', 'static')", name="auth_type"),
 )
 
 oauth_tokens = Table(
@@ -197,6 +197,74 @@ flow_dedupe = Table(
 )
 
 
+# -- server (migration 0003) ---------------------------------------------------------------
+# The admin credential of the REST API: only a scrypt hash of the token is stored.
+admin_credentials = Table(
+    "admin_credentials",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("token_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The Marketplace app the server installs (`/oauth/start`): its client secret is ciphertext.
+oauth_apps = Table(
+    "oauth_apps",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("client_id", String(255), nullable=False),
+    Column("scopes", JSON, nullable=False),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# `state` values handed out by `/oauth/start` (as SHA-256 hex), each usable once until expiry.
+oauth_states = Table(
+    "oauth_states",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Where the app is installed: one row per (app, location or company), from GHL's INSTALL
+# webhook, the OAuth callback, or an agency's installed-locations list.
+installations = Table(
+    "installations",
+    metadata,
+    Column("app_id", String(64), primary_key=True),
+    Column("account_id", String(64), primary_key=True),
+    Column("install_type", String(16), nullable=False),
+    Column("company_id", String(64), nullable=True),
+    Column("location_id", String(64), nullable=True),
+    Column("connection", String(64), nullable=True),
+    Column("source", String(16), nullable=False),
+    Column("installed_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("install_type IN ('Location', 'Company')", name="install_type"),
+)
+
+# The HMAC secret that signs a flow's generic inbound hook (`POST /hooks/{flow}`).
+hook_secrets = Table(
+    "hook_secrets",
+    metadata,
+    Column("flow", String(128), primary_key=True),
+    Column("secret_ciphertext", LargeBinary, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# A flow switched on or off through the API; it overrides the recipe's `enabled`.
+flow_switches = Table(
+    "flow_switches",
+    metadata,
+    Column("flow", String(128), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
 @dataclass(frozen=True)
 class EncryptedColumn:
     """A table column holding vault ciphertext, and the column naming the key that made it."""
@@ -209,6 +277,8 @@ class EncryptedColumn:
 ENCRYPTED_COLUMNS: tuple[EncryptedColumn, ...] = (
     EncryptedColumn(connections, "secret_ciphertext", "key_id"),
     EncryptedColumn(oauth_tokens, "ciphertext", "key_id"),
+    EncryptedColumn(oauth_apps, "secret_ciphertext", "key_id"),
+    EncryptedColumn(hook_secrets, "secret_ciphertext", "key_id"),
 )
 
 
