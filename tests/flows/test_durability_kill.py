@@ -103,8 +103,10 @@ def test_a_burst_of_tags_reaches_the_receiver_exactly_once_across_a_sigkill(
             GHL_LOCATION_ID=box.location_id,
             GHL_BASE_URL=served.url,
             RECEIVER_URL=f"{recv.url}/hook",
+            GHLBRIDGE_HTTP_ALLOW_PRIVATE="1",  # the receiver listens on 127.0.0.1
             GHLBRIDGE_TEST_POLL_INTERVAL="0.2",
             GHLBRIDGE_FLOW_LEASE="3",
+            GHLBRIDGE_PORT="0",  # `serve` also runs the HTTP server: any free port
         )
         env.pop("GHLBRIDGE_TEST_POSTGRES_URL", None)
         log = tmp_path / "engine.log"

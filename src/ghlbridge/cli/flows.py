@@ -1,10 +1,9 @@
-"""`ghlbridge flows ...` and `ghlbridge serve`: validate, list and run flow recipes."""
+"""`ghlbridge flows ...`: validate, list and run flow recipes (`serve` is in `cli/serve.py`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -159,39 +158,3 @@ async def _run(
 def run_summary(store: FlowStore, run: RunRecord) -> dict[str, Any]:
     """A run and its step attempts, as `flows run` and `runs show` print them."""
     return {**run.to_dict(), "attempts": [a.to_dict() for a in store.attempts(run.id)]}
-
-
-@reports_errors
-def serve(
-    flows_dir: FlowsDirOpt = None,
-    concurrency: Annotated[int, typer.Option(help="Runs worked on at once.")] = 8,
-    skip_invalid: Annotated[
-        bool, typer.Option("--skip-invalid", help="Start even if some recipes are invalid.")
-    ] = False,
-) -> None:
-    """Run the flow engine: triggers (polls, schedules, catch-ups) and an in-process worker,
-    resuming unfinished runs first. (The HTTP server with webhook ingress joins it later.)"""
-    recipes, problems = load_all(flows_dirs(flows_dir or []))
-    for problem in problems:
-        sys.stderr.write(f"{problem}\n")
-    if problems and not skip_invalid:
-        raise UsageError(f"{len(problems)} problem(s) in the recipes; fix them or --skip-invalid")
-    asyncio.run(_serve(recipes, concurrency))
-
-
-async def _serve(recipes: list[Any], concurrency: int) -> None:
-    engine = build_engine(open_engine(), recipes)
-    engine.settings.concurrency = concurrency
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await engine.start()
-    Console(stderr=True).print(
-        f"serving {len(recipes)} flow(s): {', '.join(r.name for r in recipes) or 'none'}; "
-        "Ctrl-C stops"
-    )
-    try:
-        await stop.wait()
-    finally:
-        await engine.stop()

@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from ghlbridge import __version__
-from ghlbridge.cli import calls, clickbank, connections, demo, events, flows, ops, runs, sandbox
+from ghlbridge.cli import (
+    calls,
+    clickbank,
+    connections,
+    demo,
+    events,
+    flows,
+    ops,
+    runs,
+    sandbox,
+    serve,
+)
 
 app = typer.Typer(
     name="ghlbridge",
@@ -25,7 +36,7 @@ app.add_typer(flows.app, name="flows")
 app.add_typer(runs.app, name="runs")
 app.add_typer(events.app, name="events")
 app.add_typer(clickbank.app, name="clickbank")
-app.command("serve")(flows.serve)
+app.command("serve")(serve.serve)
 
 
 @app.command("version")

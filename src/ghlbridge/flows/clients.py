@@ -175,6 +175,11 @@ class Clients:
     def secrets(self) -> list[str]:
         return sorted(self._secrets)
 
+    def active(self) -> dict[tuple[str | None, str | None], GHLClient]:
+        """The clients made so far, by (connection, location): their stats and rate budgets
+        feed the server's metrics."""
+        return dict(self._clients)
+
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()

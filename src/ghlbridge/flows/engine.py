@@ -31,8 +31,8 @@ from ghlbridge.flows.executor import RunExecutor
 from ghlbridge.flows.recipe import Recipe
 from ghlbridge.flows.redact import Redactor, flow_env
 from ghlbridge.flows.runs import FINAL_STATES, RunState
-from ghlbridge.flows.store import Accepted, FlowStore, NewEvent, RunRecord, worker_id
-from ghlbridge.flows.triggers import manual, schedule, webhook
+from ghlbridge.flows.store import Accepted, FlowStore, NewEvent, NewRun, RunRecord, worker_id
+from ghlbridge.flows.triggers import clickbank, manual, schedule, webhook
 from ghlbridge.flows.triggers.keys import Target
 from ghlbridge.flows.triggers.polling import PollResult, PollSpec, due_in, jittered, poll
 from ghlbridge.store.schema import utcnow
@@ -159,23 +159,29 @@ class FlowEngine:
                 lease_until=None,
             )
         await self.clients.aclose()
-        await self.runner.http.close()
+        await self.runner.aclose()
 
     # -- events in ------------------------------------------------------------------------
 
     async def ingest_event(
         self, source: str, payload: dict[str, Any], *, dedupe_key: str | None = None
     ) -> Accepted:
-        """Store a trigger event (a GHL webhook) and the runs it starts; returns after the
-        commit, so the caller may acknowledge it. A repeated `dedupe_key` stores nothing."""
+        """Store a trigger event (a GHL webhook, a ClickBank INS notification with source
+        ``clickbank``) and the runs it starts; returns after the commit, so the caller may
+        acknowledge it. A repeated `dedupe_key` stores nothing."""
         flows = [(r, await self.targets(r)) for r in self.flows.values()]
-        runs = webhook.runs_for(payload, flows)
+        if source == clickbank.SOURCE:
+            runs = clickbank.runs_for(payload, flows)
+            kind, location = clickbank.event_type(payload), None
+        else:
+            runs = webhook.runs_for(payload, flows)
+            kind, location = webhook.event_type(payload), webhook.event_location(payload)
         accepted = await asyncio.to_thread(
             self.store.accept,
             NewEvent(
                 source=source,
-                type=webhook.event_type(payload),
-                location_id=webhook.event_location(payload),
+                type=kind,
+                location_id=location,
                 payload=payload,
                 dedupe_key=f"{source}:{dedupe_key}" if dedupe_key else None,
             ),
@@ -184,6 +190,52 @@ class FlowEngine:
         if accepted.run_ids:
             self._wake.set()
         return accepted
+
+    async def ingest_for_flow(
+        self,
+        flow: str,
+        payload: dict[str, Any],
+        *,
+        source: str,
+        event_type: str | None = None,
+        dedupe_key: str | None = None,
+    ) -> Accepted:
+        """Store an event addressed to one flow (a generic inbound hook, a ClickBank INS) and
+        its runs, in one transaction; returns after the commit. A repeated `dedupe_key` (per
+        source and flow) stores nothing."""
+        recipe = self._recipe(flow)
+        targets = await self.targets(recipe)
+        accepted = await asyncio.to_thread(
+            self.store.accept,
+            NewEvent(
+                source=source,
+                type=event_type or source,
+                flow=flow,
+                payload=payload,
+                dedupe_key=f"{source}:{flow}:{dedupe_key}" if dedupe_key else None,
+            ),
+            [NewRun(flow, payload, t.location_id) for t in targets],
+        )
+        if accepted.run_ids:
+            self._wake.set()
+        return accepted
+
+    def enable(self, recipe: Recipe) -> None:
+        """Start triggering and working on `recipe` (or its new version) from now on."""
+        self.flows[recipe.name] = recipe
+        self._targets.pop(recipe.name, None)
+        self._wake.set()
+
+    def disable(self, flow: str) -> None:
+        """Stop triggering `flow` and claiming its runs; runs in progress finish, pending ones
+        wait until it is enabled again."""
+        self.flows.pop(flow, None)
+        self._targets.pop(flow, None)
+
+    @property
+    def running(self) -> bool:
+        """Whether the engine's loops are running (between `start` and `stop`)."""
+        return bool(self._loops) and not self._stopping
 
     async def start_manual(self, flow: str, data: dict[str, Any]) -> Accepted:
         recipe = self._recipe(flow)
@@ -307,7 +359,18 @@ class FlowEngine:
         self._inflight.pop(run_id, None)
 
     async def _work(self, run: RunRecord) -> None:
-        recipe = self.flows[run.flow]
+        recipe = self.flows.get(run.flow)
+        if recipe is None:  # disabled since it was claimed: hand it back
+            await asyncio.to_thread(
+                self.store.move_run,
+                run.id,
+                RunState.PENDING,
+                expect=[RunState.RUNNING],
+                expect_owner=self.owner,
+                owner=None,
+                lease_until=None,
+            )
+            return
         try:
             result = await self.executor.execute(run, recipe)
             moved = await self.executor.finish(run, result, self.owner)

@@ -9,7 +9,7 @@ PostgreSQL URLs (``postgresql://``, ``postgres://``) are rewritten to the psycop
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,6 +104,36 @@ def begin_write(engine: Engine) -> Iterator[Connection]:
         conn.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
         with conn.begin():
             yield conn
+
+
+def upsert(
+    conn: Connection,
+    table: sa.Table,
+    values: dict[str, Any],
+    keys: Sequence[str],
+    *,
+    update: Sequence[str] | None = None,
+) -> None:
+    """INSERT `values`, or where a row with the same `keys` exists, UPDATE its `update`
+    columns (default: every non-key column given), atomically on SQLite and PostgreSQL."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    name = conn.dialect.name
+    if name == "sqlite":
+        stmt: Any = sqlite.insert(table).values(values)
+    elif name == "postgresql":
+        stmt = postgresql.insert(table).values(values)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database {name}")
+    columns = update if update is not None else [k for k in values if k not in keys]
+    if not columns:
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))
+        return
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
+        )
+    )
 
 
 def alembic_config() -> Config:

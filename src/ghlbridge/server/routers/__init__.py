@@ -1,0 +1,32 @@
+"""One router per resource; `ALL` is what `create_app` mounts, in this order."""
+
+from fastapi import APIRouter
+
+from ghlbridge.server.routers import (
+    catalog,
+    connections,
+    events,
+    flows,
+    health,
+    hooks,
+    metrics,
+    oauth,
+    runs,
+    webhooks,
+)
+
+ALL: tuple[APIRouter, ...] = (
+    health.router,
+    webhooks.router,
+    hooks.router,
+    oauth.router,
+    oauth.api,
+    connections.router,
+    flows.router,
+    runs.router,
+    events.router,
+    catalog.router,
+    metrics.router,
+)
+
+__all__ = ["ALL"]
