@@ -55,8 +55,17 @@ steps:
         environ=world.env,
     )
     async with engine:
-        await asyncio.sleep(0.8)
+        # Wait for two finished runs (not a fixed sleep: a loaded machine is slower).
+        for _ in range(500):
+            done = [r for r in store.list_runs(flow="heartbeat") if r.status == "succeeded"]
+            if len(done) >= 2:
+                break
+            await asyncio.sleep(0.02)
     runs = store.list_runs(flow="heartbeat")
-    assert len(runs) >= 2 and {r.status for r in runs} == {"succeeded"}
-    assert all(n == 1 for n in receiver.counts.values()) and len(receiver.counts) == len(runs)
+    succeeded = [r for r in runs if r.status == "succeeded"]
+    assert len(succeeded) >= 2
+    # A run the shutdown interrupted stays resumable (pending/running); none failed.
+    assert {r.status for r in runs} <= {"succeeded", "pending", "running", "retrying"}
+    assert all(n == 1 for n in receiver.counts.values())
+    assert len(succeeded) <= len(receiver.counts) <= len(runs)
     assert all(e["dedupe_key"].startswith("schedule:heartbeat:") for e in store.list_events())
