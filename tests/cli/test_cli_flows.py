@@ -39,6 +39,7 @@ def cli(
 ) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith(("GHL", "GHLBRIDGE"))}
     full.update(GHLBRIDGE_HOME=str(home), GHLBRIDGE_SECRET_KEY=generate_key(), **(env or {}))
+    full["GHLBRIDGE_HTTP_ALLOW_PRIVATE"] = "1"  # the receiver listens on 127.0.0.1
     return subprocess.run(
         [sys.executable, "-m", "ghlbridge.cli.main", *args],
         capture_output=True,

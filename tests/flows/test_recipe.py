@@ -35,7 +35,7 @@ steps:
 """
 
 
-STEP = "steps: [{id: a, action: http.request}]\n"
+STEP = "steps: [{id: a, action: http.request, with: {url: 'https://x.test/'}}]\n"
 
 
 def problems_of(text: str, name: str = "broken.yaml") -> list[str]:
@@ -56,10 +56,12 @@ def test_every_semantic_problem_is_reported_with_its_line() -> None:
         "broken.yaml:4: trigger.poll.op: contacts.create_contact is not a list/search "
         "operation, so it cannot be polled",
         "broken.yaml:8: steps[0].action: unknown action 'contacts.get_contactt': not a catalog "
-        "operation, a curated action or http.request (did you mean contacts.get_contact, "
-        "contacts.get_contacts, contacts.upsert_contact?)",
+        "operation, a curated action, http.request, webhook.send or clickbank.<action> (did "
+        "you mean contacts.get_contact, contacts.get_contacts, contacts.upsert_contact?)",
         "broken.yaml:10: steps[0].with.contactId: template syntax: unexpected '}'",
         "broken.yaml:14: steps[1].with.url: steps.third is not an earlier step",
+        "broken.yaml:15: steps[2].with: http.request needs `url`, or an http connection in "
+        "`connection`",
     ]
 
 
@@ -72,7 +74,7 @@ def test_every_semantic_problem_is_reported_with_its_line() -> None:
         ),
         (
             "name: x\ntrigger: {manual: {}, schedule: {every: 1h}}\n" + STEP,
-            "x.yaml:2: trigger: give exactly one of poll, webhook, schedule or manual "
+            "x.yaml:2: trigger: give exactly one of poll, webhook, schedule, manual or clickbank "
             "(got schedule, manual)",
         ),
         (

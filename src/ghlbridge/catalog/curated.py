@@ -2,8 +2,10 @@
 
 ``data/curated.yaml`` maps each named trigger or action of the product brief onto ONE catalog
 operation, with connection-filled defaults and polling hints; it also lists every GHL webhook
-event with the scope it needs. The file is validated against the catalog when it is loaded, so
-a typo fails fast with the YAML file, line and entry named.
+event with the scope it needs, and the retry safety of GHL writes (which writes may be sent
+twice, which creates have an upsert twin) that the flow engine relies on after a crash.
+The file is validated against the catalog when it is loaded, so a typo fails fast with the
+YAML file, line and entry named.
 
 Besides the named entries, every list/search read of the catalog can be a polling trigger
 (`polling_candidates`).
@@ -109,8 +111,15 @@ class Curated:
     """The validated contents of ``curated.yaml``."""
 
     def __init__(
-        self, operations: list[CuratedOperation], webhook_events: list[WebhookEvent]
+        self,
+        operations: list[CuratedOperation],
+        webhook_events: list[WebhookEvent],
+        *,
+        idempotent_writes: frozenset[str] = frozenset(),
+        upsert_twins: Mapping[str, str] | None = None,
     ) -> None:
+        self.idempotent_writes = idempotent_writes
+        self.upsert_twins: Mapping[str, str] = MappingProxyType(dict(upsert_twins or {}))
         self._ops = {entry.name: entry for entry in operations}
         self._order = list(operations)
         self._events = list(webhook_events)
@@ -166,6 +175,14 @@ class Curated:
     def webhook_event(self, event_type: str) -> WebhookEvent | None:
         """The event with this payload `type` string, or None."""
         return self._events_by_type.get(event_type)
+
+    def is_idempotent_write(self, op_id: str) -> bool:
+        """A write (not PUT/DELETE) that has the effect of one when sent twice."""
+        return op_id in self.idempotent_writes
+
+    def upsert_twin(self, op_id: str) -> str | None:
+        """The upsert to send instead of the create `op_id` when its outcome is unknown."""
+        return self.upsert_twins.get(op_id)
 
     @classmethod
     def from_yaml(cls, text: str, catalog: Catalog, source: str = "curated.yaml") -> Curated:
@@ -276,7 +293,7 @@ class _Parser:
         if not isinstance(data, dict):
             raise CuratedError(f"{self.source}: expected a mapping with `operations` at the top")
         self._index_lines(root_node)
-        unknown = set(data) - {"operations", "webhook_events"}
+        unknown = set(data) - {"operations", "webhook_events", "retry_safety"}
         if unknown:
             raise CuratedError(f"{self.source}: unknown top-level key(s): {sorted(unknown)}")
         ops_data = data.get("operations")
@@ -315,7 +332,8 @@ class _Parser:
                 )
             seen_types[event.type] = seen_names[event.name] = i
             events.append(event)
-        return Curated(operations, events)
+        writes, twins = self._retry_safety(data.get("retry_safety"))
+        return Curated(operations, events, idempotent_writes=writes, upsert_twins=twins)
 
     # ---- line numbers
 
@@ -478,6 +496,45 @@ class _Parser:
                     line,
                 )
         return PollHints(id_field, updated_field)
+
+    # ---- retry safety
+
+    def _write_op(self, where: str, op_id: Any) -> Operation:
+        if not isinstance(op_id, str):
+            raise self.fail(where, f"{op_id!r} must be an operation id")
+        try:
+            op = self.catalog.get(op_id)
+        except UnknownOperationError as exc:
+            raise self.fail(where, str(exc)) from None
+        if op.kind != "write":
+            raise self.fail(where, f"{op.id} is a read, which is always safe to repeat")
+        return op
+
+    def _retry_safety(self, raw: Any) -> tuple[frozenset[str], dict[str, str]]:
+        if raw is None:
+            return frozenset(), {}
+        if not isinstance(raw, dict) or set(raw) - {"idempotent_writes", "upsert_twins"}:
+            raise self.fail(
+                "retry_safety", "expected a mapping of idempotent_writes and upsert_twins"
+            )
+        writes = raw.get("idempotent_writes") or []
+        twins = raw.get("upsert_twins") or {}
+        if not isinstance(writes, list) or not isinstance(twins, dict):
+            raise self.fail(
+                "retry_safety", "idempotent_writes must be a list, upsert_twins a mapping"
+            )
+        idempotent = frozenset(
+            self._write_op(f"retry_safety.idempotent_writes[{i}]", op_id).id
+            for i, op_id in enumerate(writes)
+        )
+        pairs: dict[str, str] = {}
+        for create, upsert in twins.items():
+            where = f"retry_safety.upsert_twins.{create}"
+            self._write_op(where, create)
+            if upsert not in idempotent:
+                raise self.fail(where, f"its twin {upsert!r} must be one of idempotent_writes")
+            pairs[str(create)] = str(upsert)
+        return idempotent, pairs
 
     # ---- webhook events
 

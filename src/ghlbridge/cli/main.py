@@ -16,6 +16,7 @@ from ghlbridge.cli import (
     runs,
     sandbox,
     serve,
+    templates,
 )
 
 app = typer.Typer(
@@ -32,6 +33,7 @@ app.command("call")(calls.call)
 app.command("export")(calls.export)
 app.command("sandbox")(sandbox.sandbox)
 app.command("demo")(demo.demo)
+app.add_typer(templates.app, name="templates")
 app.add_typer(flows.app, name="flows")
 app.add_typer(runs.app, name="runs")
 app.add_typer(events.app, name="events")

@@ -5,22 +5,28 @@ An action is one of:
 - a catalog operation id (``contacts.create_contact``);
 - a curated action name (``add_tags_to_contact``), i.e. an operation plus defaults filled
   from the connection;
-- ``http.request``: a minimal outbound HTTP call (method, url, headers, json/body) for
-  sending data to another app. It sends the step's idempotency key as ``Idempotency-Key``.
-  The generic HTTP connector (auth presets, more options) is a later issue;
-- later, another connector's action (``<connector>.<action>``): connectors register here.
+- ``http.request``: a call to another app, through a stored ``http`` connection (base URL,
+  auth preset, SSRF policy) with a templated path, query, headers and body and a response
+  mapping, or to a plain ``url``;
+- ``webhook.send``: a JSON event POSTed to a receiver, signed with HMAC-SHA256 over the
+  timestamp and body;
+- ``clickbank.<action>``: a ClickBank REST API call (``clickbank.orders.get``, ...), one of
+  the rows of `ghlbridge.connectors.clickbank.ENDPOINTS`.
+
+The connector actions are performed by `connector_actions.ConnectorActions`.
 
 Whether an action may be sent again after an unknown outcome is decided here
-(`ActionSpec.idempotent`): reads and GET/PUT/DELETE are; an upsert is; ``http.request`` is,
-because the receiver gets the same Idempotency-Key; a GHL create with an upsert twin is
-re-sent as the upsert. Anything else is left for review rather than duplicated.
+(`ActionSpec.idempotent`): reads and GET/PUT/DELETE are; so are the GHL writes the curated
+layer lists as idempotent (an upsert, tag add/remove); ``http.request`` is, because the
+receiver gets the same Idempotency-Key; ``webhook.send`` is (same delivery id); a GHL create
+with an upsert twin is re-sent as the upsert. Anything else is left for review rather than
+duplicated.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -42,53 +48,50 @@ from ghlbridge.client.errors import (
     TransportError,
     ValidationError,
 )
-from ghlbridge.client.transport import AiohttpTransport, HttpRequest, Transport
+from ghlbridge.client.transport import Transport
+from ghlbridge.connectors.clickbank.endpoints import ENDPOINTS, Endpoint
+from ghlbridge.flows.connector_actions import (
+    CLICKBANK_PREFIX,
+    HTTP_ACTION,
+    HTTP_METHODS,
+    WEBHOOK_ACTION,
+    AppConnections,
+    ConnectorActions,
+    StepError,
+    url_transport,
+)
+from ghlbridge.flows.connector_actions import input_problems as _connector_input_problems
 from ghlbridge.flows.customfields import CustomFieldResolver, UnknownCustomFieldError
 
-HTTP_ACTION = "http.request"
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
-
-# GHL writes that are safe to repeat, and creates whose upsert twin is used when a create
-# must be sent again. (Per-endpoint knowledge: to move into curated.yaml with its owner.)
-IDEMPOTENT_WRITES = frozenset(
-    {"contacts.upsert_contact", "contacts.add_tags", "contacts.remove_tags"}
-)
-UPSERT_TWINS = {"contacts.create_contact": "contacts.upsert_contact"}
+ActionKind = Literal["ghl", "http", "webhook", "clickbank"]
 
 
 class UnknownActionError(LookupError):
     def __init__(self, name: str, suggestions: list[str]) -> None:
         hint = f" (did you mean {', '.join(suggestions)}?)" if suggestions else ""
         super().__init__(
-            f"unknown action {name!r}: not a catalog operation, a curated action or "
-            f"{HTTP_ACTION}{hint}"
+            f"unknown action {name!r}: not a catalog operation, a curated action, "
+            f"{HTTP_ACTION}, {WEBHOOK_ACTION} or {CLICKBANK_PREFIX}<action>{hint}"
         )
-
-
-class StepError(Exception):
-    """A step's action failed. `retryable`: trying again may help; `unknown_outcome`: the
-    other side may have acted before the failure."""
-
-    def __init__(
-        self, message: str, *, retryable: bool = False, unknown_outcome: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.unknown_outcome = unknown_outcome
 
 
 @dataclass(frozen=True)
 class ActionSpec:
     name: str
-    kind: Literal["ghl", "http"]
+    kind: ActionKind
     op: Operation | None = None
     curated: CuratedOperation | None = None
+    endpoint: Endpoint | None = None
+    idempotent_write: bool = False
+    upsert_twin: str | None = None
 
     @property
     def is_write(self) -> bool:
         if self.op is not None:
             return self.op.kind == "write"
+        if self.endpoint is not None:
+            return self.endpoint.kind == "write"
         return True
 
     def idempotent(self, inputs: Mapping[str, Any] | None = None) -> bool:
@@ -97,9 +100,13 @@ class ActionSpec:
             return (
                 self.op.kind == "read"
                 or self.op.method in _SAFE_METHODS
-                or self.op.id in IDEMPOTENT_WRITES
-                or self.op.id in UPSERT_TWINS
+                or self.idempotent_write
+                or self.upsert_twin is not None
             )
+        if self.endpoint is not None:
+            return self.endpoint.kind == "read" or self.endpoint.method in _SAFE_METHODS
+        if self.kind == "webhook":
+            return True  # every try carries the same delivery id
         method = str((inputs or {}).get("method") or "POST").upper()
         uses_key = (inputs or {}).get("idempotency_key", True) is not False
         return method in _SAFE_METHODS or uses_key
@@ -108,19 +115,46 @@ class ActionSpec:
 def resolve_action(name: str, catalog: Catalog, curated: Curated) -> ActionSpec:
     if name == HTTP_ACTION:
         return ActionSpec(name, "http")
+    if name == WEBHOOK_ACTION:
+        return ActionSpec(name, "webhook")
+    if name.startswith(CLICKBANK_PREFIX):
+        endpoint = ENDPOINTS.get(name.removeprefix(CLICKBANK_PREFIX))
+        if endpoint is not None:
+            return ActionSpec(name, "clickbank", endpoint=endpoint)
+        known = [CLICKBANK_PREFIX + a for a in ENDPOINTS]
+        raise UnknownActionError(name, difflib.get_close_matches(name, known, n=3, cutoff=0.6))
+    entry: CuratedOperation | None = None
     if name in catalog:
-        return ActionSpec(name, "ghl", op=catalog.get(name))
-    if name in curated:
+        op = catalog.get(name)
+    elif name in curated:
         entry = curated.get(name)
-        return ActionSpec(name, "ghl", op=catalog.get(entry.op_id), curated=entry)
-    names = [HTTP_ACTION, *(e.name for e in curated.actions())]
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    if "." in name:  # looks like an operation id: suggest operations first
-        try:
-            catalog.get(name)
-        except UnknownOperationError as exc:
-            close = exc.suggestions or close
-    raise UnknownActionError(name, close)
+        op = catalog.get(entry.op_id)
+    else:
+        names = [HTTP_ACTION, WEBHOOK_ACTION, *(e.name for e in curated.actions())]
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+        if "." in name:  # looks like an operation id: suggest operations first
+            try:
+                catalog.get(name)
+            except UnknownOperationError as exc:
+                close = exc.suggestions or close
+        raise UnknownActionError(name, close)
+    return ActionSpec(
+        name,
+        "ghl",
+        op=op,
+        curated=entry,
+        idempotent_write=curated.is_idempotent_write(op.id),
+        upsert_twin=curated.upsert_twin(op.id),
+    )
+
+
+def input_problems(
+    spec: ActionSpec, with_: Mapping[str, Any], connection: str | None
+) -> list[tuple[tuple[Any, ...], str]]:
+    """Load-time problems of a step's ``with``/``connection`` (connector actions only)."""
+    if spec.kind == "ghl":
+        return []
+    return _connector_input_problems(spec.kind, spec.endpoint, with_, connection)
 
 
 @dataclass
@@ -132,11 +166,36 @@ class DryRunLog:
 
 @dataclass
 class ActionRunner:
-    """Performs actions for the executor: GHL calls through a client, HTTP requests."""
+    """Performs actions for the executor: GHL calls through a client, connector calls.
+
+    `connections` is where ``http``/``clickbank`` connections are looked up (the engine's
+    connection store); `http` carries plain-``url`` requests (SSRF-guarded by default);
+    `transport`, in tests only, replaces every connector transport.
+    """
 
     custom_fields: CustomFieldResolver = field(default_factory=CustomFieldResolver)
-    http: Transport = field(default_factory=lambda: AiohttpTransport(timeout=30.0))
+    http: Transport = field(default_factory=url_transport)
     dry_run: DryRunLog | None = None
+    connections: AppConnections | None = None
+    transport: Callable[[], Transport] | None = None
+    _connectors: ConnectorActions | None = field(default=None, init=False, repr=False)
+
+    @property
+    def connectors(self) -> ConnectorActions:
+        if self._connectors is None:
+            self._connectors = ConnectorActions(
+                self.connections, url_transport=self.http, transport=self.transport
+            )
+        return self._connectors
+
+    def secrets(self) -> list[str]:
+        """Credentials of the connector connections used so far (for redaction)."""
+        return self.connectors.secrets() if self._connectors is not None else []
+
+    async def aclose(self) -> None:
+        if self._connectors is not None:
+            await self._connectors.aclose()
+        await self.http.close()
 
     async def perform(
         self,
@@ -147,10 +206,22 @@ class ActionRunner:
         connection: Mapping[str, Any],
         idempotency_key: str,
         resend: bool = False,
+        app_connection: str | None = None,
     ) -> Any:
-        """Run the action; `resend` is True when an earlier try's outcome is unknown."""
+        """Run the action; `resend` is True when an earlier try's outcome is unknown;
+        `app_connection` names the step's connector connection (http, clickbank)."""
+        plan = self.dry_run.writes if self.dry_run is not None else None
         if spec.kind == "http":
-            return await self._http(inputs, idempotency_key)
+            return await self.connectors.http_request(
+                inputs, app_connection, idempotency_key, plan=plan
+            )
+        if spec.kind == "webhook":
+            return await self.connectors.webhook_send(
+                inputs, app_connection, idempotency_key, plan=plan
+            )
+        if spec.kind == "clickbank":
+            assert spec.endpoint is not None
+            return await self.connectors.clickbank(spec.endpoint, inputs, app_connection, plan=plan)
         assert spec.op is not None
         if client is None:
             raise StepError(f"{spec.name}: no GHL connection for this step")
@@ -184,8 +255,8 @@ class ActionRunner:
             except GHLError as exc:
                 raise _step_error(spec.name, exc, safe=True) from None
             values["customFields"] = [*(values.get("customFields") or []), *resolved]
-        if resend and op.id in UPSERT_TWINS:
-            op = client.catalog.get(UPSERT_TWINS[op.id])
+        if resend and spec.upsert_twin is not None:
+            op = client.catalog.get(spec.upsert_twin)
         params, body = split_params_body(op, values)
         payload: Any = body if (body or op.body is not None) else None
         if self.dry_run is not None and op.kind == "write":
@@ -202,58 +273,7 @@ class ActionRunner:
         try:
             return await client.call(op.id, params, payload)
         except GHLError as exc:
-            safe = spec.idempotent() or op.id in IDEMPOTENT_WRITES
-            raise _step_error(spec.name, exc, safe=safe) from None
-
-    async def _http(self, inputs: dict[str, Any], idempotency_key: str) -> Any:
-        method = str(inputs.get("method") or "POST").upper()
-        if method not in HTTP_METHODS:
-            raise StepError(f"{HTTP_ACTION}: method {method!r} is not one of {HTTP_METHODS}")
-        url = inputs.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise StepError(f"{HTTP_ACTION}: url must be an http(s) URL")
-        headers = {str(k): str(v) for k, v in (inputs.get("headers") or {}).items()}
-        body: bytes | None = None
-        if "json" in inputs:
-            body = json.dumps(inputs["json"], ensure_ascii=False).encode("utf-8")
-            headers.setdefault("Content-Type", "application/json")
-        elif inputs.get("body") is not None:
-            raw = inputs["body"]
-            body = raw.encode("utf-8") if isinstance(raw, str) else json.dumps(raw).encode()
-        if inputs.get("idempotency_key", True) is not False:
-            headers.setdefault("Idempotency-Key", idempotency_key)
-        if self.dry_run is not None and method not in ("GET", "HEAD"):
-            planned = {
-                "action": HTTP_ACTION,
-                "method": method,
-                "url": url,
-                "headers": headers,
-                "json": inputs.get("json"),
-                "body": inputs.get("body"),
-            }
-            self.dry_run.writes.append(planned)
-            return {"dry_run": True, "would_send": planned}
-        timeout = float(inputs.get("timeout") or 30.0)
-        try:
-            response = await self.http.send(HttpRequest(method, url, headers, body, timeout))
-        except TransportError as exc:
-            raise StepError(
-                f"{HTTP_ACTION} {method} {url}: {exc}",
-                retryable=True,
-                unknown_outcome=not isinstance(exc, ConnectError),
-            ) from None
-        text = response.body.decode("utf-8", errors="replace")
-        try:
-            data: Any = json.loads(text) if text else None
-        except ValueError:
-            data = text
-        result = {"status": response.status, "body": data}
-        if response.status >= 400:
-            raise StepError(
-                f"{HTTP_ACTION} {method} {url}: HTTP {response.status}",
-                retryable=response.status in (408, 425, 429) or response.status >= 500,
-            )
-        return result
+            raise _step_error(spec.name, exc, safe=spec.idempotent()) from None
 
 
 def _step_error(name: str, exc: GHLError, *, safe: bool) -> StepError:
@@ -276,11 +296,16 @@ def _step_error(name: str, exc: GHLError, *, safe: bool) -> StepError:
 
 
 __all__ = [
+    "CLICKBANK_PREFIX",
     "HTTP_ACTION",
+    "HTTP_METHODS",
+    "WEBHOOK_ACTION",
+    "ActionKind",
     "ActionRunner",
     "ActionSpec",
     "DryRunLog",
     "StepError",
     "UnknownActionError",
+    "input_problems",
     "resolve_action",
 ]

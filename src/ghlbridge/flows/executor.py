@@ -4,7 +4,8 @@ Per step (and per ``for_each`` item) the commit points are:
 
 1. ``start_attempt``: the attempt, its rendered inputs (redacted) and its idempotency key
    are stored as ``running`` BEFORE the action is called;
-2. the action is called, carrying the key (``Idempotency-Key`` for ``http.request``);
+2. the action is called, carrying the key (``Idempotency-Key`` for ``http.request``, the
+   delivery id for ``webhook.send``);
 3. ``finish_attempt``: the output (redacted) or the error is stored.
 
 A worker killed between 1 and 3 leaves a ``running`` attempt. On resume, that attempt's
@@ -265,14 +266,18 @@ class RunExecutor:
                         step.connection or recipe.connection, run.location_id
                     )
                     self.redact.add(self.clients.secrets())
-                output = await self.runner.perform(
-                    spec,
-                    inputs,
-                    client=client,
-                    connection=ctx["connection"],
-                    idempotency_key=key,
-                    resend=resend,
-                )
+                try:
+                    output = await self.runner.perform(
+                        spec,
+                        inputs,
+                        client=client,
+                        connection=ctx["connection"],
+                        idempotency_key=key,
+                        resend=resend,
+                        app_connection=step.connection if spec.kind != "ghl" else None,
+                    )
+                finally:
+                    self.redact.add(self.runner.secrets())
             except (StepError, ConnectionProblem) as exc:
                 error = self.redact.text(str(exc))
                 await asyncio.to_thread(

@@ -30,7 +30,7 @@ from pydantic import (
 from ghlbridge.catalog import Catalog, load_catalog
 from ghlbridge.catalog.curated import Curated, load_curated
 from ghlbridge.flows import templates
-from ghlbridge.flows.actions import UnknownActionError, resolve_action
+from ghlbridge.flows.actions import UnknownActionError, input_problems, resolve_action
 
 MIN_INTERVAL = 10.0
 MAX_INTERVAL = 86_400.0
@@ -121,11 +121,30 @@ class ManualTrigger(_Model):
     description: str | None = None
 
 
+class ClickBankTrigger(_Model):
+    """ClickBank INS notifications received by the server for a ClickBank connection."""
+
+    connection: str | None = Field(
+        default=None,
+        description="The ClickBank connection whose notifications start the flow (any if omitted).",
+    )
+    types: list[str] = Field(
+        default_factory=list,
+        description="transactionType values to run for (SALE, BILL, RFND, CGBK, INSF, "
+        "CANCEL-REBILL, ...); empty: every type.",
+    )
+
+
+TriggerKind = Literal["poll", "webhook", "schedule", "manual", "clickbank"]
+TRIGGER_KINDS: tuple[TriggerKind, ...] = ("poll", "webhook", "schedule", "manual", "clickbank")
+
+
 class Trigger(_Model):
     poll: PollTrigger | None = None
     webhook: WebhookTrigger | None = None
     schedule: ScheduleTrigger | None = None
     manual: ManualTrigger | None = None
+    clickbank: ClickBankTrigger | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -136,23 +155,17 @@ class Trigger(_Model):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
-        given = [k for k in ("poll", "webhook", "schedule", "manual") if getattr(self, k)]
+        given = [k for k in TRIGGER_KINDS if getattr(self, k)]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of poll, webhook, schedule or manual"
+                "give exactly one of poll, webhook, schedule, manual or clickbank"
                 + (f" (got {', '.join(given)})" if given else "")
             )
         return self
 
     @property
-    def kind(self) -> Literal["poll", "webhook", "schedule", "manual"]:
-        if self.poll is not None:
-            return "poll"
-        if self.webhook is not None:
-            return "webhook"
-        if self.schedule is not None:
-            return "schedule"
-        return "manual"
+    def kind(self) -> TriggerKind:
+        return next((k for k in TRIGGER_KINDS if getattr(self, k) is not None), "manual")
 
 
 class StepRetry(_Model):
@@ -163,9 +176,14 @@ class StepRetry(_Model):
 class Step(_Model):
     id: str = Field(pattern=STEP_ID_PATTERN)
     action: str = Field(
-        description="A catalog operation id, a curated action name or http.request."
+        description="A catalog operation id, a curated action name, http.request, "
+        "webhook.send or clickbank.<action>."
     )
-    connection: str | None = None
+    connection: str | None = Field(
+        default=None,
+        description="GHL actions: the GHL connection (default: the flow's); http.request and "
+        "webhook.send: an http connection; clickbank.<action>: a ClickBank connection.",
+    )
     with_: dict[str, Any] = Field(default_factory=dict, alias="with")
     if_: str | bool | None = Field(default=None, alias="if")
     for_each: str | list[Any] | None = None
@@ -349,6 +367,8 @@ def _semantic_problems(
     cron = trig.schedule.cron if trig.schedule is not None else None
     if cron is not None and not croniter.is_valid(cron):
         out.append((("trigger", "schedule", "cron"), f"invalid cron {cron!r}"))
+    if trig.clickbank is not None:
+        out += _clickbank_problems(trig.clickbank)
     seen: dict[str, int] = {}
     for i, step in enumerate(recipe.steps):
         base: tuple[Any, ...] = ("steps", i)
@@ -357,9 +377,12 @@ def _semantic_problems(
                 ((*base, "id"), f"duplicate step id {step.id!r} (first at steps[{seen[step.id]}])")
             )
         try:
-            resolve_action(step.action, catalog, curated)
+            spec = resolve_action(step.action, catalog, curated)
         except UnknownActionError as exc:
             out.append(((*base, "action"), str(exc)))
+        else:
+            found = input_problems(spec, step.with_, step.connection)
+            out += [((*base, *loc), msg) for loc, msg in found]
         earlier = set(seen)
         out += _template_problems(step.with_, (*base, "with"), earlier)
         if step.if_ is not None and not isinstance(step.if_, bool):
@@ -372,6 +395,22 @@ def _semantic_problems(
                 expression=isinstance(step.for_each, str),
             )
         seen.setdefault(step.id, i)
+    return out
+
+
+def _clickbank_problems(trig: ClickBankTrigger) -> list[tuple[tuple[Any, ...], str]]:
+    import difflib
+
+    from ghlbridge.connectors.clickbank.notification import TRANSACTION_TYPES
+
+    out: list[tuple[tuple[Any, ...], str]] = []
+    for i, kind in enumerate(trig.types):
+        if kind not in TRANSACTION_TYPES:
+            close = difflib.get_close_matches(kind.upper(), sorted(TRANSACTION_TYPES), n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            out.append(
+                (("trigger", "clickbank", "types", i), f"unknown transactionType {kind!r}{hint}")
+            )
     return out
 
 
@@ -467,7 +506,9 @@ def load_flows(
 __all__ = [
     "MAX_INTERVAL",
     "MIN_INTERVAL",
+    "TRIGGER_KINDS",
     "CatchUp",
+    "ClickBankTrigger",
     "ManualTrigger",
     "PollTrigger",
     "Problem",
@@ -477,6 +518,7 @@ __all__ = [
     "Step",
     "StepRetry",
     "Trigger",
+    "TriggerKind",
     "WebhookTrigger",
     "load_flows",
     "load_recipe",

@@ -52,7 +52,11 @@ def build_engine(
     """An engine on `db` whose clients come from the stored connections (or the env)."""
     vault = Vault.from_env()
     conn_db = connections_db or db
-    clients = Clients(ConnectionStore(conn_db, vault), token_store=SQLTokenStore(conn_db, vault))
+    connections = ConnectionStore(conn_db, vault)
+    clients = Clients(connections, token_store=SQLTokenStore(conn_db, vault))
+    runner = runner or ActionRunner()
+    if runner.connections is None:  # http and clickbank steps read the same store
+        runner.connections = connections
     return FlowEngine(
         store or FlowStore(db),
         recipes,
