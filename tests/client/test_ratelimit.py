@@ -8,7 +8,7 @@ import itertools
 import math
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import pytest
@@ -581,3 +581,185 @@ async def test_a_busy_neighbour_costs_at_most_one_429_per_request_it_slips_in(
     assert len(server.ours) == 600
     assert server.others > 0
     assert server.n429 <= server.others
+
+
+class FixedWindowServer(SlidingWindowServer):
+    """At most `max_` accepted arrivals per fixed window [k * interval, (k + 1) * interval)."""
+
+    def __init__(self, clock: VirtualClock, max_: int, interval: float) -> None:
+        super().__init__(clock, max_, interval)
+        self.window_index: int | None = None
+
+    def handle(self, *, ours: bool = True) -> tuple[int, dict[str, str]]:
+        index = int(self.clock.now // self.interval)
+        if index != self.window_index:
+            self.window_index = index
+            self.accepted.clear()
+        status = 200
+        if len(self.accepted) >= self.max:
+            status = 429
+            self.n429 += ours
+        else:
+            self.accepted.append(self.clock.now)
+            if ours:
+                self.ours.append(self.clock.now)
+            else:
+                self.others += 1
+        h = headers(self.max, int(self.interval * 1000), self.max - len(self.accepted))
+        return status, h
+
+
+class WithoutRemaining(FixedWindowServer):
+    """The same server, its answers stripped of X-RateLimit-Remaining."""
+
+    def handle(self, *, ours: bool = True) -> tuple[int, dict[str, str]]:
+        status, h = super().handle(ours=ours)
+        del h["X-RateLimit-Remaining"]
+        return status, h
+
+
+async def test_remaining_frees_older_entries_the_server_no_longer_counts(
+    clock: VirtualClock,
+) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, max_=3, interval_ms=1000)
+    for gap in (0.6, 0.1):  # answered at t0, t0 + 0.6, t0 + 0.7
+        await clock.advance(gap)
+        await lim.acquire(key)
+        lim.observe(key, headers(max_=3, interval_ms=1000), 200)
+
+    async def acquire() -> float:
+        await lim.acquire(key)
+        return clock.now
+
+    probe_sent = await clock.run(acquire())  # once the first leaves the window
+    # A (fixed) window turned over: the server counted the probe alone, where the log holds 3.
+    lim.observe(key, headers(max_=3, interval_ms=1000, remaining=2), 200)
+    assert lim.snapshot()[key]["used"] == 1
+    assert await clock.run(acquire()) == probe_sent  # not 0.6 s later, when the log would free
+    assert await clock.run(acquire()) == probe_sent
+
+
+async def test_remaining_never_frees_a_request_answered_after_the_counted_one_was_sent(
+    clock: VirtualClock,
+) -> None:
+    lim = make(clock)
+    key = "app:loc"
+    await learn(lim, key, max_=4, interval_ms=1000)
+    first = asyncio.ensure_future(lim.acquire(key))  # this task's request is the counted one
+    await clock.settle()
+    assert first.done()
+
+    async def other_task() -> None:
+        await lim.acquire(key)
+        await clock.sleep(0.1)
+        lim.observe(key, headers(max_=4, interval_ms=1000), 200)  # answered after `first` left
+
+    await clock.run(other_task())
+    assert lim.snapshot()[key]["used"] == 3  # the probe, `first` in flight, the other one
+    lim.observe(key, headers(max_=4, interval_ms=1000, remaining=3), 200)  # `first`'s answer
+    # The server counted only `first`: the probe (answered before it was sent) is freed, the
+    # other task's request is not, though answered earlier than now.
+    assert lim.snapshot()[key]["used"] == 2
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_remaining_gets_over_99_percent_of_a_fixed_window_with_no_429(seed: int) -> None:
+    """Slots held until an interval after each answer cap the log alone below 99 % here; the
+    server's Remaining shows when a window turned over, and frees them."""
+    results = {}
+    for server_class in (FixedWindowServer, WithoutRemaining):
+        run_clock = VirtualClock()
+        server = server_class(run_clock, max_=20, interval=1.0)
+        lim = make(run_clock)
+        await simulate(
+            run_clock, lim, server, requests=600, workers=20, rng=random.Random(seed),
+            there=0.01, back=0.01,
+        )  # fmt: skip
+        assert server.n429 == 0
+        assert len(server.ours) == 600
+        results[server_class] = utilisation(server.ours, 20, 1.0)
+    assert results[WithoutRemaining] < 0.99 <= results[FixedWindowServer]
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_remaining_never_brings_a_429_however_answers_are_reordered(
+    clock: VirtualClock, seed: int
+) -> None:
+    """Answers take from nothing to several window-fractions, so they come back far out of
+    order; freeing entries by the server's Remaining must still never overshoot."""
+    rng = random.Random(seed)
+    max_ = rng.choice([1, 3, 10])
+    server_class = rng.choice([SlidingWindowServer, FixedWindowServer])
+    server = server_class(clock, max_=max_, interval=1.0)
+    lim = make(clock)
+    key = "app:loc"
+    left = 300
+
+    def delay() -> float:
+        return 0.3 if rng.random() < 0.1 else rng.expovariate(200.0)
+
+    async def worker() -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            await lim.acquire(key)
+            await clock.sleep(delay())
+            status, h = server.handle()
+            await clock.sleep(delay())
+            lim.observe(key, h, status)
+
+    await clock.run(asyncio.gather(*(worker() for _ in range(rng.choice([2, 20])))))
+    assert server.n429 == 0
+    assert len(server.ours) == 300
+
+
+async def test_the_log_stays_about_a_window_long_however_long_the_run(
+    clock: VirtualClock,
+) -> None:
+    """Every look-up bisects or pops what it passes, so the cost per call follows what the log
+    holds; what it holds is bounded by the budget and the requests in flight, not the run."""
+    stored: list[int] = []
+
+    class Measured(RateLimiter):
+        def observe(self, key: str, headers: Mapping[str, str], status: int) -> None:
+            super().observe(key, headers, status)
+            stored.append(self.budget(key).stored())
+
+    lim = Measured(clock=clock, sleep=clock.sleep)
+    server = SlidingWindowServer(clock, max_=20, interval=1.0)
+    workers = 40
+    await simulate(clock, lim, server, requests=4000, workers=workers, rng=random.Random(5))
+    assert server.n429 == 0
+    assert len(stored) == 4000
+    # Two windows of answers at most (the older one only while a request in flight may still
+    # need it), the requests in flight (at most `max`; their queue compacts at twice that plus
+    # 32), and up to 32 answers waiting for the next pruning.
+    assert max(stored) <= 2 * 20 + (2 * 20 + 32) + 32
+    assert max(stored[-1000:]) <= max(stored[:1000]) + 32  # no growth over the run
+
+
+async def test_rate_headers_read_from_a_case_insensitive_multidict_or_a_plain_dict() -> None:
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from ghlbridge.client.ratelimit import _rate_values
+
+    multi = CIMultiDict(
+        [
+            ("X-RateLimit-Max", "100"),
+            ("x-ratelimit-remaining", "oops"),
+            ("X-RATELIMIT-REMAINING", "7"),
+            ("X-RateLimit-Interval-Milliseconds", "10000"),
+            ("X-RateLimit-Daily-Remaining", "5"),
+            ("X-RateLimit-Daily-Remaining", "4"),
+        ]
+    )
+    plain = {k: v for k, v in multi.items()}
+    expected = [100.0, 7.0, 10000.0, None, 4.0]
+    assert _rate_values(CIMultiDictProxy(multi)) == expected
+    assert _rate_values(multi) == expected
+    assert _rate_values({"x-ratelimit-max": "3", "X-RateLimit-Remaining": "n/a"}) == [
+        3.0, None, None, None, None,
+    ]  # fmt: skip
+    assert _rate_values(plain)[0] == 100.0

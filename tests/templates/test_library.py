@@ -49,7 +49,11 @@ def test_every_template_is_a_valid_recipe_that_documents_fields_and_scopes() -> 
     assert set(get_template("new-location-tags-to-partner").scopes().scopes) == {
         "locations.readonly",
         "oauth.write",  # minting each location's token from the agency's
+        "socialplanner/tag.readonly",  # from GHL's scopes page; the spec names none
     }
+    assert get_template("social-tag-details-to-partner").scopes().scopes == (
+        "socialplanner/tag.readonly",
+    )
     assert set(get_template("posts-stats-to-partner").scopes().scopes) == {
         "socialplanner/account.readonly",
         "socialplanner/post.readonly",

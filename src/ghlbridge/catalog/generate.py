@@ -708,11 +708,52 @@ def build_catalog(shared: Path) -> dict[str, Any]:
                     operations.append(
                         _operation(resolver, spec_path, method, path, op, path_params, v3)
                     )
+    _fill_documented_scopes(
+        operations, _documented_scopes(shared / "ghl-docs" / "oauth" / "Scopes.md")
+    )
     operations.sort(key=lambda o: str(o["id"]))
     duplicates = sorted(i for i, n in Counter(o["id"] for o in operations).items() if n > 1)
     if duplicates:
         raise ValueError(f"duplicate operation ids: {duplicates}")
     return {"_generated": GENERATED_NOTE, "operations": operations}
+
+
+_SCOPE_ROW = re.compile(r"^\|\s*([^|]*?)\s*\|\s*(GET|POST|PUT|PATCH|DELETE)\s+(\S+)\s*\|")
+
+
+def _path_key(method: str, path: str) -> tuple[str, str]:
+    """`/a/:id/b/` and `/a/{id}/b` compare equal: parameter names and trailing slashes vary."""
+    parts = [("{}" if p.startswith((":", "{")) else p) for p in path.strip("/").split("/")]
+    return method.upper(), "/" + "/".join(parts)
+
+
+def _documented_scopes(scopes_md: Path) -> dict[tuple[str, str], list[str]]:
+    """Endpoint -> scopes from GHL's Scopes.md table (a row with `&nbsp;` continues the scope
+    above it); empty when the page is absent."""
+    if not scopes_md.is_file():
+        return {}
+    found: dict[tuple[str, str], list[str]] = {}
+    scope = ""
+    for line in scopes_md.read_text(encoding="utf-8").splitlines():
+        match = _SCOPE_ROW.match(line)
+        if not match:
+            continue
+        name = match[1].replace("&nbsp;", "").strip()
+        scope = name or scope
+        if scope:
+            found.setdefault(_path_key(match[2], match[3]), []).append(scope)
+    return found
+
+
+def _fill_documented_scopes(
+    operations: list[dict[str, Any]], documented: dict[tuple[str, str], list[str]]
+) -> None:
+    """Scopes for operations whose spec names none but GHL's scopes page does."""
+    for op in operations:
+        if not op["scopes"]:
+            scopes = documented.get(_path_key(str(op["method"]), str(op["path"])))
+            if scopes:
+                op["scopes"] = sorted(set(scopes))
 
 
 def render(catalog: dict[str, Any]) -> str:

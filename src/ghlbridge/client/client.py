@@ -18,7 +18,7 @@ from typing import Any, Literal
 from ghlbridge import __version__
 from ghlbridge.catalog import Catalog, Operation, load_catalog
 from ghlbridge.client.auth import Auth, StaticToken
-from ghlbridge.client.encoding import build_url, decode_body, encode_body, header_params
+from ghlbridge.client.encoding import OperationEncoding, decode_body, encode_body
 from ghlbridge.client.errors import (
     APIError,
     AuthError,
@@ -37,6 +37,24 @@ from ghlbridge.client.validation import validate_body, validate_params
 DEFAULT_BASE_URL = "https://services.leadconnectorhq.com"
 _LOCATION_PARAMS = ("locationId", "location_id")
 _COMPANY_PARAMS = ("companyId", "company_id")
+_NO_BODY: Mapping[str, Any] = {}
+
+
+class _Plan:
+    """What every request of one operation shares, worked out on its first call."""
+
+    __slots__ = ("company_params", "encoding", "headers", "headers_v3", "location_params", "op")
+
+    def __init__(self, op: Operation) -> None:
+        self.op = op
+        self.encoding = OperationEncoding(op)
+        static = {"Accept": "application/json", "User-Agent": f"ghlbridge/{__version__}"}
+        self.headers = {**static, "Version": op.version} if op.version else static
+        version_v3 = op.version_v3 or op.version
+        self.headers_v3 = {**static, "Version": version_v3} if version_v3 else static
+        names = {p.name for p in op.params}
+        self.location_params = tuple(n for n in _LOCATION_PARAMS if n in names)
+        self.company_params = tuple(n for n in _COMPANY_PARAMS if n in names)
 
 
 @dataclass
@@ -80,6 +98,7 @@ class GHLClient:
         self.app_key = app_key
         self.version_mode = version_mode
         self.stats = ClientStats()
+        self._plans: dict[str, _Plan] = {}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **kw: Any) -> GHLClient:
@@ -150,19 +169,28 @@ class GHLClient:
         async for item in pager.items():
             yield item
 
+    def _plan(self, op: Operation) -> _Plan:
+        plan = self._plans.get(op.id)
+        if plan is None or plan.op is not op:
+            plan = self._plans[op.id] = _Plan(op)
+        return plan
+
     def _with_defaults(
         self, op: Operation, params: Mapping[str, Any] | None, body: Any
     ) -> tuple[dict[str, Any], Any]:
         """Fill locationId/companyId params and body fields from the client when absent."""
         out = dict(params or {})
-        for names, value in (
-            (_LOCATION_PARAMS, self.location_id),
-            (_COMPANY_PARAMS, self.company_id),
+        if self.location_id is None and self.company_id is None:
+            return out, body
+        plan = self._plan(op)
+        for declared, names, value in (
+            (plan.location_params, _LOCATION_PARAMS, self.location_id),
+            (plan.company_params, _COMPANY_PARAMS, self.company_id),
         ):
             if value is None:
                 continue
-            for name in names:
-                if op.param(name) is not None and out.get(name) is None:
+            for name in declared:
+                if out.get(name) is None:
                     out[name] = value
             if op.body is not None and op.body.content_type == "application/json":
                 props = op.body.schema.get("properties") or {}
@@ -175,35 +203,47 @@ class GHLClient:
         self, op: Operation, params: Mapping[str, Any], body: Any
     ) -> tuple[str | None, str | None]:
         """The (location, company) a call is on; it keys the token and the rate budget."""
-        bag = dict(body) if isinstance(body, dict) else {}
-        bag.update(params)
-        location = next((str(bag[n]) for n in _LOCATION_PARAMS if bag.get(n)), None)
-        company = next((str(bag[n]) for n in _COMPANY_PARAMS if bag.get(n)), None)
+        location = company = None
+        bag = body if isinstance(body, dict) else _NO_BODY
+        for name in _LOCATION_PARAMS:
+            value = params[name] if name in params else bag.get(name)
+            if value:
+                location = str(value)
+                break
+        for name in _COMPANY_PARAMS:
+            value = params[name] if name in params else bag.get(name)
+            if value:
+                company = str(value)
+                break
         if op.token_type == "agency":
             return None, company or self.company_id
         return location or self.location_id, company or self.company_id
 
-    def _headers(
-        self, op: Operation, token: str | None, params: Mapping[str, Any]
-    ) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": f"ghlbridge/{__version__}"}
-        version = op.version_v3 if self.version_mode == "v3" and op.version_v3 else op.version
-        if version:
-            headers["Version"] = version
+    def _headers(self, plan: _Plan, token: str | None, params: Mapping[str, Any]) -> dict[str, str]:
+        headers = dict(plan.headers_v3 if self.version_mode == "v3" else plan.headers)
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        headers.update(header_params(op, params))
+        if plan.encoding.header_names:
+            headers.update(plan.encoding.headers(params))
         return headers
 
     async def _send(
         self, op: Operation, params: dict[str, Any], body: Any, *, timeout: float | None = None
     ) -> Any:
-        """The one request path: limit, authenticate, send, retry, map errors."""
-        validate_body(op, body)
+        """The one request path: limit, authenticate, send, retry, map errors.
+
+        `params` are validated already (by `call` or the pager, once per request).
+        """
+        plan = self._plans.get(op.id)
+        if plan is None or plan.op is not op:
+            plan = self._plan(op)
+        payload = content_type = None
+        if body is not None or op.body is not None:
+            validate_body(op, body)
+            payload, content_type = encode_body(op, body)
         location_id, company_id = self._resource(op, params, body)
         budget_key = f"{self.app_key}:{location_id or company_id or 'default'}"
-        url = build_url(self.base_url, op, params)
-        payload, content_type = encode_body(op, body)
+        url = plan.encoding.url(self.base_url.rstrip("/"), params)
         refreshed = False
         attempt = 0
         while True:
@@ -214,7 +254,7 @@ class GHLClient:
                 if self.auth
                 else None
             )
-            headers = self._headers(op, token, params)
+            headers = self._headers(plan, token, params)
             if content_type:
                 headers["Content-Type"] = content_type
             request = HttpRequest(op.method, url, headers, payload, timeout or self.timeout)

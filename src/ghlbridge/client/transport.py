@@ -65,6 +65,7 @@ class AiohttpTransport:
         self._per_host = per_host
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -75,23 +76,39 @@ class AiohttpTransport:
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
             )
         return self._session
 
+    def _timeout_for(self, seconds: float) -> aiohttp.ClientTimeout:
+        """One ClientTimeout per distinct value, not one per request."""
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            if len(self._timeouts) >= 64:
+                self._timeouts.clear()
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return timeout
+
     async def send(self, request: HttpRequest) -> HttpResponse:
         session = self._get_session()
-        timeout = (
-            aiohttp.ClientTimeout(total=request.timeout) if request.timeout is not None else None
-        )
+        timeout = None  # aiohttp reads None as no time limit
+        if request.timeout is not None:
+            timeout = (
+                session.timeout  # built with the same total, once
+                if request.timeout == self._timeout
+                else self._timeout_for(request.timeout)
+            )
+        headers = request.headers
+        # Never aiohttp's own User-Agent; asking it to skip one costs, so only when none is set.
+        skip = None if "User-Agent" in headers or _names_user_agent(headers) else _SKIP_UA
         try:
             async with session.request(
                 request.method,
                 request.url,
-                headers=request.headers,
+                headers=headers,
                 data=request.body,
                 timeout=timeout,
                 allow_redirects=False,
+                skip_auto_headers=skip,
             ) as resp:
                 body = await resp.read()
                 return HttpResponse(resp.status, resp.headers, body)
@@ -187,6 +204,13 @@ class ASGITransport(HandlerTransport):
 
         await self._app(scope, receive, send)
         return HttpResponse(status, headers, b"".join(chunks))
+
+
+_SKIP_UA = ("User-Agent",)
+
+
+def _names_user_agent(headers: Mapping[str, str]) -> bool:
+    return any(name.lower() == "user-agent" for name in headers)
 
 
 def _host(url: str) -> str:

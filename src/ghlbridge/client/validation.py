@@ -21,7 +21,8 @@ _MAX_DEPTH = 12
 
 def validate_params(op: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
     """Return the params coerced to their declared types; raise on the first problem."""
-    known = {p.name: p for p in op.params}
+    rules = _ParamRules.of(op)
+    known = rules.known
     for name in params:
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=1)
@@ -29,41 +30,79 @@ def validate_params(op: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
             allowed = ", ".join(sorted(known)) or "none"
             raise ValidationError(op.id, name, f"unknown parameter{hint}; allowed: {allowed}")
     out: dict[str, Any] = {}
-    for p in op.params:
-        if p.name in params and params[p.name] is not None:
-            out[p.name] = _coerce_param(op.id, p, params[p.name])
-        elif p.required:
-            if p.default is not None:
-                out[p.name] = p.default
+    for name, required, default, location, coerce in rules.rules:
+        if name in params and params[name] is not None:
+            out[name] = coerce(params[name])
+        elif required:
+            if default is not None:
+                out[name] = default
             else:
-                where = f"{p.location} " if p.location != "query" else ""
-                raise ValidationError(op.id, p.name, f"missing required {where}parameter")
+                where = f"{location} " if location != "query" else ""
+                raise ValidationError(op.id, name, f"missing required {where}parameter")
     return out
 
 
-def _coerce_param(op_id: str, p: Param, value: Any) -> Any:
+Coercer = Callable[[Any], Any]
+
+
+class _ParamRules:
+    """One operation's params as `validate_params` checks them, worked out once per op."""
+
+    __slots__ = ("known", "op", "rules")
+
+    def __init__(self, op: Operation) -> None:
+        self.op = op
+        self.known = frozenset(p.name for p in op.params)
+        self.rules = tuple(
+            (p.name, p.required, p.default, p.location, _param_coercer(op.id, p)) for p in op.params
+        )
+
+    @classmethod
+    def of(cls, op: Operation) -> _ParamRules:
+        rules = _RULES.get(id(op))
+        if rules is None or rules.op is not op:
+            if len(_RULES) >= 4096:  # catalogs built over and over (tests): keep few
+                _RULES.clear()
+            rules = _RULES[id(op)] = cls(op)
+        return rules
+
+
+_RULES: dict[int, _ParamRules] = {}
+
+
+def _param_coercer(op_id: str, p: Param) -> Coercer:
     if p.type == "array":
-        items = value if isinstance(value, list | tuple) else _split_list(value)
-        item_schema = p.schema.get("items") or {"type": "string"}
-        return [_coerce_scalar(op_id, p.name, item_schema, v) for v in items]
-    return _coerce_scalar(op_id, p.name, p.schema, value)
+        item = _scalar_coercer(op_id, p.name, p.schema.get("items") or {"type": "string"})
+
+        def coerce_items(value: Any) -> list[Any]:
+            items = value if isinstance(value, list | tuple) else _split_list(value)
+            return [item(v) for v in items]
+
+        return coerce_items
+    return _scalar_coercer(op_id, p.name, p.schema)
+
+
+def _scalar_coercer(op_id: str, field: str, schema: Schema) -> Coercer:
+    typ = str(schema.get("type", "string"))
+    coerce: Coercer = _COERCE.get(typ, _to_string)
+    has_enum = bool(schema.get("enum"))
+
+    def coerce_scalar(value: Any) -> Any:
+        try:
+            coerced = coerce(value)
+        except (TypeError, ValueError):
+            raise ValidationError(op_id, field, f"expected {typ}, got {value!r}") from None
+        if has_enum:
+            _check_enum(op_id, field, schema, coerced)
+        return coerced
+
+    return coerce_scalar
 
 
 def _split_list(value: Any) -> list[Any]:
     if isinstance(value, str):
         return [v for v in value.split(",") if v != ""]
     return [value]
-
-
-def _coerce_scalar(op_id: str, field: str, schema: Schema, value: Any) -> Any:
-    typ = str(schema.get("type", "string"))
-    coerce: Callable[[Any], Any] = _COERCE.get(typ, _to_string)
-    try:
-        coerced = coerce(value)
-    except (TypeError, ValueError):
-        raise ValidationError(op_id, field, f"expected {typ}, got {value!r}") from None
-    _check_enum(op_id, field, schema, coerced)
-    return coerced
 
 
 def _to_int(value: Any) -> int:

@@ -4,13 +4,16 @@
 oldest first by creation ms, then id) and says which response fields to fill: the op's total,
 has-more and next-cursor fields, and a `meta` block like GHL's
 ``{total, currentPage, nextPage, prevPage, startAfter, startAfterId, nextPageUrl}``.
+Given a collection's own index (`OrderedEntries`), cursors are found by bisection, so a page
+of n records costs O(log n + page) instead of a scan.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlencode
 
 from ghlbridge.catalog import Operation
@@ -47,7 +50,54 @@ class Window:
 
 
 def sort_entries(entries: Sequence[Entry]) -> list[Entry]:
-    return sorted(entries, key=lambda e: e.key)
+    return sorted(entries, key=_key)
+
+
+def _key(entry: Entry) -> tuple[int, str]:
+    return (entry.sort_ms, entry.id)
+
+
+class OrderedEntries(Sequence[Entry]):
+    """Entries already in key order with distinct keys, and each id's creation ms: `window`
+    finds a cursor in them by bisection, O(log n), instead of a scan.
+
+    A view of a `Collection`'s own index (no copy): use it before the next write.
+    """
+
+    __slots__ = ("_created_ms", "_entries")
+
+    def __init__(self, entries: list[Entry], created_ms: Mapping[str, int]) -> None:
+        self._entries = entries
+        self._created_ms = created_ms
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @overload
+    def __getitem__(self, index: int) -> Entry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Entry]: ...
+
+    def __getitem__(self, index: int | slice) -> Entry | list[Entry]:
+        return self._entries[index]
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self._entries)
+
+    def after(self, key: tuple[int, str]) -> int:
+        """Index of the first entry whose key is greater than `key`."""
+        return bisect_right(self._entries, key, key=_key)
+
+    def after_id(self, record_id: str) -> int | None:
+        """Index just past the entry with this id; None when there is none."""
+        ms = self._created_ms.get(record_id)
+        if ms is None:
+            return None
+        i = bisect_left(self._entries, (ms, record_id), key=_key)
+        if i < len(self._entries) and self._entries[i].id == record_id:
+            return i + 1
+        return None
 
 
 def window(
@@ -183,6 +233,8 @@ def _after(entries: Sequence[Entry], after_id: Any, after_ms: Any, strict: bool)
     except (TypeError, ValueError):
         raise bad_request("startAfter must be a timestamp in milliseconds") from None
     key = (ms, str(after_id)) if after_id is not None else (ms, "\U0010ffff")
+    if isinstance(entries, OrderedEntries):
+        return entries.after(key)
     for i, entry in enumerate(entries):
         if entry.key > key:
             return i
@@ -192,9 +244,14 @@ def _after(entries: Sequence[Entry], after_id: Any, after_ms: Any, strict: bool)
 def _after_id(entries: Sequence[Entry], after_id: Any, strict: bool) -> int:
     if after_id is None:
         return 0
-    for i, entry in enumerate(entries):
-        if entry.id == str(after_id):
-            return i + 1
+    if isinstance(entries, OrderedEntries):
+        found = entries.after_id(str(after_id))
+        if found is not None:
+            return found
+    else:
+        for i, entry in enumerate(entries):
+            if entry.id == str(after_id):
+                return i + 1
     if not strict:
         return 0
     raise bad_request(f"unknown paging cursor {after_id!r}")

@@ -4,7 +4,8 @@ per stateful resource.
 A resource plugs in by declaring a `ResourceSpec` (its id and timestamp field names) next to
 its handlers; `LocationState.collection(spec)` creates the collection on first use. Records
 are plain JSON dicts in GHL's response shape, kept in creation order; every record gets a
-distinct creation millisecond from `Clock`, so cursor paging by (time, id) is exact.
+distinct creation millisecond from `Clock`, so cursor paging by (time, id) is exact, and each
+collection keeps those keys in order (`Collection.ordered`) for paging by bisection.
 
 Every create, update and delete is announced as a `Change` to the world's subscribers (the
 webhook sender and tests subscribe), with copies of the record before and after.
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 import copy
 import time
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ghlbridge.sandbox.ids import IdFactory
-from ghlbridge.sandbox.paging import Entry, sort_entries
+from ghlbridge.sandbox.paging import Entry, OrderedEntries, sort_entries
 
 Record = dict[str, Any]
 
@@ -89,6 +91,7 @@ class Collection:
         self._emit = emit
         self._records: dict[str, Record] = {}
         self._created_ms: dict[str, int] = {}
+        self._order: list[Entry] = []  # paging keys, oldest first: kept, not sorted per page
 
     def _announce(
         self, action: Literal["create", "update", "delete"], record: Record, previous: Record | None
@@ -130,6 +133,11 @@ class Collection:
             record[spec.updated_field] = iso(ms)
         self._records[record_id] = record
         self._created_ms[record_id] = ms
+        entry = Entry(record_id, ms)
+        if self._order and self._order[-1].key > entry.key:
+            insort(self._order, entry, key=lambda e: e.key)  # not met: `Clock` only goes on
+        else:
+            self._order.append(entry)
         self._announce("create", record, None)
         return record
 
@@ -147,7 +155,11 @@ class Collection:
         return self.update(record_id, {})
 
     def delete(self, record_id: str) -> Record | None:
-        self._created_ms.pop(record_id, None)
+        ms = self._created_ms.pop(record_id, None)
+        if ms is not None:
+            i = bisect_left(self._order, (ms, record_id), key=lambda e: e.key)
+            if i < len(self._order) and self._order[i].id == record_id:
+                del self._order[i]
         record = self._records.pop(record_id, None)
         if record is not None:
             self._announce("delete", record, None)
@@ -155,9 +167,14 @@ class Collection:
 
     def entries(self, records: list[Record] | None = None) -> list[Entry]:
         """Paging keys (creation ms, id) of `records` (default: all), oldest first."""
-        rows = self._records.values() if records is None else records
+        if records is None:
+            return list(self._order)
         idf = self.spec.id_field
-        return sort_entries([Entry(str(r[idf]), self._created_ms[str(r[idf])]) for r in rows])
+        return sort_entries([Entry(str(r[idf]), self._created_ms[str(r[idf])]) for r in records])
+
+    def ordered(self) -> OrderedEntries:
+        """Every record's paging key, oldest first, as a view `window` pages by bisection."""
+        return OrderedEntries(self._order, self._created_ms)
 
 
 Seeder = Callable[["LocationState", int], None]
