@@ -4,9 +4,6 @@ the CLI in its own process: its peak RSS (from the kernel's rusage of that proce
 The sandbox runs in another process with the contacts put in through its Python API, and
 with its rate limit raised far above GHL's 100 requests / 10 s, so the export measures the
 client, not the budget (at GHL's limit 100,000 contacts take 1,000 pages, about 100 s).
-Its `contacts.get_contacts` pages by bisection over keys sorted once (`seeding.FastContactPaging`);
-the sandbox's own handler, which re-sorts every contact on each page, is used with
---sandbox-list-handler.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from typing import IO, Any
 
 from processes import server_process
 from report import note, print_table
-from seeding import FAST_PAGING_NOTE
 
 OPERATION = "contacts.get_contacts"
 PAGE_SIZE = 100  # GHL's maximum for this operation
@@ -61,13 +57,12 @@ def _count_lines(path: Path) -> int:
         return sum(1 for _ in fh)
 
 
-def run(quick: bool, contacts: int | None, sandbox_list_handler: bool) -> dict[str, Any]:
+def run(quick: bool, contacts: int | None) -> dict[str, Any]:
     n = contacts or (10_000 if quick else 100_000)
     config = {
         "rate_limit": list(RAISED_LIMIT),
         "locations": 1,
         "contacts_per_location": n,
-        "fast_contact_paging": not sandbox_list_handler,
     }
     note(f"sandbox: seeding {n:,} contacts")
     with (
@@ -108,7 +103,6 @@ def run(quick: bool, contacts: int | None, sandbox_list_handler: bool) -> dict[s
             "contacts_seeded": n,
             "sandbox_rate_limit": f"{RAISED_LIMIT[0]:,} requests / {RAISED_LIMIT[1]:g} s "
             "(raised from GHL's 100 / 10 s so the export measures the client)",
-            "sandbox_list_handler": "sandbox's own" if sandbox_list_handler else FAST_PAGING_NOTE,
             "seed_s": server.get("seed_s"),
         },
         "items": items,

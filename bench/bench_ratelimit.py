@@ -29,7 +29,6 @@ from typing import Any
 
 from processes import server_process
 from report import latency_ms, note, print_table
-from seeding import FAST_PAGING_NOTE
 
 from ghlbridge.catalog import Operation
 from ghlbridge.client import AiohttpTransport, GHLClient, GHLError, HttpRequest, HttpResponse
@@ -209,7 +208,6 @@ def run(
     pages: int | None,
     n_locations: int | None,
     pages_each: int | None,
-    sandbox_handlers: bool = False,
 ) -> dict[str, Any]:
     pages = pages or (200 if quick else 1000)
     n_locations = n_locations or (10 if quick else 50)
@@ -220,7 +218,6 @@ def run(
         "rate_limit": [MAX_REQUESTS, INTERVAL],
         "locations": total,
         "contacts_per_location": max(pages, pages_each) + 1,
-        "fast_contact_paging": not sandbox_handlers,
     }
     note(f"sandbox: {total} locations, {config['contacts_per_location']} contacts each")
     with server_process("sandbox", config) as server:
@@ -251,7 +248,6 @@ def run(
             "page_size": 1,
             "rate_limit": f"{MAX_REQUESTS} requests / {INTERVAL:g} s per location (GHL's)",
             "server": "ghlbridge sandbox on uvicorn, separate process",
-            "sandbox_list_handler": "sandbox's own" if sandbox_handlers else FAST_PAGING_NOTE,
             "utilisation": "mean over locations of mean interval / (t[i+max] - t[i])",
         },
         "utilisation": min(utilisations) if utilisations else None,

@@ -35,12 +35,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     rate.add_argument("--pages-each", type=int, help="pages (requests) per location at once")
     export = parser.add_argument_group("export")
     export.add_argument("--contacts", type=int, help="contacts to export")
-    parser.add_argument(
-        "--sandbox-list-handler",
-        action="store_true",
-        help="ratelimit/export: page contacts with the sandbox's own handlers, not the bench's "
-        "bisecting ones (they re-sort every contact per page: the sandbox becomes the limit)",
-    )
     return parser.parse_args(argv)
 
 
@@ -55,13 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.name == "ratelimit":
         from bench_ratelimit import run as run_ratelimit
 
-        results = run_ratelimit(
-            args.quick, args.pages, args.locations, args.pages_each, args.sandbox_list_handler
-        )
+        results = run_ratelimit(args.quick, args.pages, args.locations, args.pages_each)
     else:
         from bench_export import run as run_export
 
-        results = run_export(args.quick, args.contacts, args.sandbox_list_handler)
+        results = run_export(args.quick, args.contacts)
     path = write_json(args.out or default_out(args.name), args.name, args.quick, host, results)
     note(f"wrote {path}")
     return 0

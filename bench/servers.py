@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Any
 
-from seeding import FastContactPaging, seed_contacts
+from seeding import seed_contacts
 
 from ghlbridge.cli.serving import serving
 from ghlbridge.sandbox import RateLimit, Sandbox, SandboxSettings, create_app
@@ -112,8 +112,7 @@ async def serve_sandbox(config: dict[str, Any]) -> None:
     settings = SandboxSettings(
         seed=int(config.get("seed", 0)), rate_limit=RateLimit(max_requests, interval)
     )
-    fast = FastContactPaging() if config.get("fast_contact_paging") else None
-    sandbox = Sandbox(settings, handlers=fast.handlers() if fast else None)
+    sandbox = Sandbox(settings)
     started = time.perf_counter()
     locations = [(sandbox.location_id, sandbox.location_token.value)]
     per_location = int(config.get("contacts_per_location", 0))
@@ -123,8 +122,6 @@ async def serve_sandbox(config: dict[str, Any]) -> None:
             locations.append((loc.id, pit.value))
         for location_id, _token in locations:
             seed_contacts(sandbox.location(location_id), per_location)
-            if fast is not None:
-                fast.warm(sandbox.location(location_id))
     seed_s = time.perf_counter() - started
     async with serving(create_app(sandbox=sandbox)) as base_url:
         _announce(
