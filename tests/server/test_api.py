@@ -9,7 +9,14 @@ from typing import Any
 
 from tests.server.conftest import ServerHarness, ghl_event
 
-PUBLIC = {"/webhooks/ghl", "/hooks/{flow}", "/oauth/start", "/oauth/callback", "/healthz"}
+PUBLIC = {
+    "/webhooks/ghl",
+    "/webhooks/clickbank/{connection}",
+    "/hooks/{flow}",
+    "/oauth/start",
+    "/oauth/callback",
+    "/healthz",
+}
 
 
 def _concrete(path: str) -> str:

@@ -32,8 +32,9 @@ DESCRIPTION = """\
 Self-hosted GoHighLevel integration engine.
 
 Unauthenticated: `POST /webhooks/ghl` (GHL signatures), `POST /hooks/{flow}` (HMAC),
-`/oauth/start`, `/oauth/callback`, `/healthz` (all rate limited per source). Everything
-else needs `Authorization: Bearer <admin token>` (printed once at first start).
+`POST /webhooks/clickbank/{connection}` (ClickBank INS, encrypted), `/oauth/start`,
+`/oauth/callback`, `/healthz` (all rate limited per source). Everything else needs
+`Authorization: Bearer <admin token>` (printed once at first start).
 """
 
 

@@ -1,12 +1,13 @@
 """Typed FastAPI dependencies shared by the routers: the server's `Services`, the admin check,
 the per-source limit of the unauthenticated routes, and a size-capped body reader.
 
-A new router (e.g. ClickBank INS) needs only these::
+A new router (``routers/clickbank.py``, the ClickBank INS endpoint, is one) needs only
+these::
 
     router = APIRouter()
 
-    @router.post("/webhooks/clickbank/{flow}", dependencies=[Depends(limit_source)])
-    async def ins(flow: str, services: ServicesDep, body: Annotated[bytes, Depends(raw_body)]):
+    @router.post("/webhooks/example/{name}", dependencies=[Depends(limit_source)])
+    async def receive(name: str, services: ServicesDep, body: RawBody):
         ...
 
 and ``create_app(settings, routers=[router])``.

@@ -9,6 +9,10 @@ authorize page approves at once; only when the OAuth client is given), ``partner
 connection to the partner app, API key auth, private addresses allowed: it runs on this
 machine) and ``clickbank`` (the INS secret key `DEMO_CLICKBANK_SECRET`, so demo
 notifications encrypted with it can be sent to ``POST /webhooks/clickbank/clickbank``).
+
+`install_contact_webhook_flow` adds a flow that is not a template: GHL's ContactCreate
+webhook -> a signed ``webhook.send`` to the partner's ``POST /webhooks`` (through the
+``partner-webhooks`` connection, hmac auth), so the demo also shows the webhook path.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from ghlbridge.client import GHLClient
 from ghlbridge.client.oauth import OAuthApp
-from ghlbridge.connectors.http import ApiKeyAuth, HttpApp
+from ghlbridge.connectors.http import ApiKeyAuth, HmacAuth, HttpApp
 from ghlbridge.partner.app import API_KEY_HEADER, DEFAULT_API_KEY
 from ghlbridge.store import (
     ConnectionNotFoundError,
@@ -43,6 +47,30 @@ GHL_CONNECTION = "sandbox"
 AGENCY_CONNECTION = "sandbox-agency"
 PARTNER_CONNECTION = "partner"
 CLICKBANK_CONNECTION = "clickbank"
+PARTNER_WEBHOOKS_CONNECTION = "partner-webhooks"
+CONTACT_WEBHOOK_FLOW = "new-contact-to-partner"
+_CONTACT_WEBHOOK_RECIPE = f"""\
+# ghlbridge demo: GHL's ContactCreate webhook -> a signed webhook to the partner app.
+name: {CONTACT_WEBHOOK_FLOW}
+description: Each contact created in GHL (ContactCreate webhook) is announced to your app.
+connection: {GHL_CONNECTION}
+trigger:
+  webhook: {{event: ContactCreate}}
+steps:
+  - id: notify
+    action: webhook.send
+    connection: {PARTNER_WEBHOOKS_CONNECTION}
+    on_error: retry
+    retry: {{max_attempts: 3, backoff: 1s}}
+    with:
+      path: /webhooks
+      json:
+        event: contact.created
+        locationId: "{{{{ trigger.locationId }}}}"
+        contactId: "{{{{ trigger.id }}}}"
+        email: "{{{{ trigger.email }}}}"
+        tags: "{{{{ trigger.tags or [] }}}}"
+"""
 _REDIRECT = "http://127.0.0.1/ghlbridge-demo/callback"  # never opened: the code is read
 
 
@@ -131,18 +159,56 @@ async def install_demo(
     return names
 
 
-def demo_hints(partner_base_url: str, partner_api_key: str = DEFAULT_API_KEY) -> list[str]:
-    """Where a newcomer looks to see the demo flows' results."""
+async def install_contact_webhook_flow(
+    home: Path, partner_base_url: str, webhook_secret: str, *, db: Engine | None = None
+) -> str:
+    """Store the ``partner-webhooks`` connection (hmac auth with `webhook_secret`, which the
+    partner app verifies) and write the ContactCreate flow into ``home/flows``; returns the
+    flow's name."""
+    engine = db or create_engine(database_url({"GHLBRIDGE_HOME": str(home)}))
+    migrate(engine)
+    store = ConnectionStore(engine, Vault.from_env(home=home))
+    hooks = HttpApp(base_url=partner_base_url, auth=HmacAuth(webhook_secret), allow_private=True)
+    _replace(store, PARTNER_WEBHOOKS_CONNECTION, "http", "static", hooks.to_dict())
+    flows_dir = home / "flows"
+    flows_dir.mkdir(parents=True, exist_ok=True)
+    (flows_dir / f"{CONTACT_WEBHOOK_FLOW}.yaml").write_text(_CONTACT_WEBHOOK_RECIPE)
+    return CONTACT_WEBHOOK_FLOW
+
+
+def demo_hints(
+    partner_base_url: str,
+    partner_api_key: str = DEFAULT_API_KEY,
+    *,
+    server_url: str | None = None,
+    admin_token: str | None = None,
+    home: Path | None = None,
+) -> list[str]:
+    """Where a newcomer looks to see the demo flows' results (`server_url`, `admin_token`:
+    the server ``ghlbridge demo`` runs; `home`: its GHLBRIDGE_HOME, when not the default)."""
     base = partner_base_url.rstrip("/")
     key = f"-H '{API_KEY_HEADER}: {partner_api_key}'"
-    return [
+    env = f"GHLBRIDGE_HOME={home} " if home is not None else ""
+    lines = [
         f"what arrived at the partner app: curl {key} {base}/received",
         f"  one kind: {base}/received?kind=tag_details (also location_tags, statistics, "
-        "post_stats, tag_details_response)",
-        "the runs: ghlbridge runs list; one run's steps: ghlbridge runs show ID",
-        "a report on demand: ghlbridge flows run social-stats-to-partner",
-        "the templates: ghlbridge templates list; ghlbridge templates show NAME",
+        "post_stats, tag_details_response, webhook)",
+        f"the runs: {env}ghlbridge runs list; one run's steps: {env}ghlbridge runs show ID",
+        f"the stored events: {env}ghlbridge events list",
     ]
+    if server_url is not None:
+        server = server_url.rstrip("/")
+        auth = f"-H 'Authorization: Bearer {admin_token or '<admin token>'}'"
+        lines += [
+            f"the server's API docs: {server}/docs",
+            f"the runs over the API: curl {auth} {server}/api/runs",
+            f"a report on demand: curl -X POST {auth} "
+            f"{server}/api/flows/social-stats-to-partner/run",
+        ]
+    else:
+        lines.append("a report on demand: ghlbridge flows run social-stats-to-partner")
+    lines.append("the templates: ghlbridge templates list; ghlbridge templates show NAME")
+    return lines
 
 
 def _replace(
@@ -218,10 +284,13 @@ async def _agency_install(
 __all__ = [
     "AGENCY_CONNECTION",
     "CLICKBANK_CONNECTION",
+    "CONTACT_WEBHOOK_FLOW",
     "DEMO_CLICKBANK_SECRET",
     "GHL_CONNECTION",
     "PARTNER_CONNECTION",
+    "PARTNER_WEBHOOKS_CONNECTION",
     "SandboxCredentials",
     "demo_hints",
+    "install_contact_webhook_flow",
     "install_demo",
 ]

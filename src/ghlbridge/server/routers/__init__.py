@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from ghlbridge.server.routers import (
     catalog,
+    clickbank,
     connections,
     events,
     flows,
@@ -19,6 +20,7 @@ ALL: tuple[APIRouter, ...] = (
     health.router,
     webhooks.router,
     hooks.router,
+    clickbank.router,
     oauth.router,
     oauth.api,
     connections.router,
