@@ -4,20 +4,16 @@
         client = GHLClient(sandbox.location_token.value, base_url=base_url)
 
 uvicorn runs on 127.0.0.1 on an ephemeral port in a background thread with its own event
-loop, so it serves sync and async tests alike (the test's loop stays free).
+loop (`ghlbridge.background_server`), so it serves sync and async tests alike.
 """
 
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
-import uvicorn
-
+from ghlbridge.background_server import serve_in_thread
 from ghlbridge.sandbox.app import create_app, sandbox_of
 from ghlbridge.sandbox.core import Sandbox
 from ghlbridge.sandbox.settings import SandboxSettings
@@ -42,26 +38,11 @@ def serve_sandbox(
     """
     app = create_app(settings, sandbox=sandbox)
     served = sandbox_of(app)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="sandbox-server", daemon=True
-    )
-    thread.start()
     try:
-        deadline = time.monotonic() + start_timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the sandbox did not start on {host}:{port}")
-            time.sleep(0.005)
-        yield ServedSandbox(f"http://{host}:{port}", served)
+        with serve_in_thread(
+            app, host=host, name="sandbox-server", start_timeout=start_timeout
+        ) as base_url:
+            yield ServedSandbox(base_url, served)
     finally:
-        server.should_exit = True
-        thread.join(start_timeout)
-        sock.close()
         if sandbox is None:
             served.close()
