@@ -16,6 +16,7 @@ and ``create_app(settings, routers=[router])``.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, cast
 
 from fastapi import Depends, HTTPException, Request
@@ -126,3 +127,20 @@ __all__ = [
     "require_admin",
     "source_of",
 ]
+
+
+def store_failed(services: Services, exc: Exception, *, what: str, status: int) -> HTTPException:
+    """An event that could not be stored: log why (redacted) and answer so the sender retries:
+    GHL retries only a 429, ClickBank any non-2xx."""
+    logging.getLogger("ghlbridge.server.ingest").error(
+        "could not store %s (answering %d so the sender retries): %s: %s",
+        what,
+        status,
+        type(exc).__name__,
+        services.redactor.text(str(exc))[:300],
+    )
+    return HTTPException(
+        status_code=status,
+        detail="the event could not be stored; deliver it again later",
+        headers={"Retry-After": "60"},
+    )

@@ -34,7 +34,7 @@ from ghlbridge.connectors.clickbank.errors import (
 from ghlbridge.connectors.clickbank.ins import decrypt_notification
 from ghlbridge.connectors.clickbank.notification import parse_notification
 from ghlbridge.flows.triggers.clickbank import SOURCE, ingest
-from ghlbridge.server.deps import BodyTooLarge, ServicesDep, limit_source, raw_body
+from ghlbridge.server.deps import BodyTooLarge, ServicesDep, limit_source, raw_body, store_failed
 from ghlbridge.server.services import Services
 from ghlbridge.store import ConnectionNotFoundError, VaultError
 
@@ -133,16 +133,7 @@ async def receive_ins(connection: str, request: Request, services: ServicesDep) 
     try:
         accepted = await ingest(services.engine, notification, connection=connection)
     except Exception as exc:
-        log.error(
-            "could not store a ClickBank notification (answering 503 so ClickBank retries): %s: %s",
-            type(exc).__name__,
-            services.redactor.text(str(exc))[:300],
-        )
-        raise HTTPException(
-            status_code=503,
-            detail="the notification could not be stored; deliver it again later",
-            headers={"Retry-After": "60"},
-        ) from None
+        raise store_failed(services, exc, what="a ClickBank notification", status=503) from None
     counters.webhook(SOURCE, "duplicate" if accepted.duplicate else "accepted")
     return InsAck(
         status="duplicate" if accepted.duplicate else "accepted",

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -28,10 +27,9 @@ from ghlbridge.connectors.http.webhook import (
     SIGNATURE_HEADER,
     verify_outbound_signature,
 )
-from ghlbridge.server.deps import BodyTooLarge, ServicesDep, limit_source, raw_body
+from ghlbridge.server.deps import BodyTooLarge, ServicesDep, limit_source, raw_body, store_failed
 
 router = APIRouter(tags=["webhooks"])
-log = logging.getLogger("ghlbridge.server.hooks")
 SOURCE = "hook"
 
 _JSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {}}}}}
@@ -96,17 +94,7 @@ async def receive_hook(flow: str, request: Request, services: ServicesDep) -> Ho
     except KeyError:  # disabled meanwhile
         raise HTTPException(status_code=409, detail=f"flow {flow!r} is disabled") from None
     except Exception as exc:
-        log.error(
-            "could not store a hook event for %s: %s: %s",
-            flow,
-            type(exc).__name__,
-            services.redactor.text(str(exc))[:300],
-        )
-        raise HTTPException(
-            status_code=429,
-            detail="the event could not be stored; send it again later",
-            headers={"Retry-After": "60"},
-        ) from None
+        raise store_failed(services, exc, what="a hook event", status=429) from None
     counters.webhook(SOURCE, "duplicate" if accepted.duplicate else "accepted")
     return HookAck(
         status="duplicate" if accepted.duplicate else "accepted",

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 
-from ghlbridge.server.deps import BodyTooLarge, ServicesDep, limit_source, raw_body
+from ghlbridge.server.deps import BodyTooLarge, ServicesDep, limit_source, raw_body, store_failed
 from ghlbridge.server.services import Services
 from ghlbridge.server.verify import VerificationError
 
@@ -135,16 +135,7 @@ async def receive_ghl_webhook(request: Request, services: ServicesDep) -> Webhoo
             SOURCE, payload, dedupe_key=dedupe_key(payload, body)
         )
     except Exception as exc:
-        log.error(
-            "could not store a GHL webhook (answering 429 so GHL retries): %s: %s",
-            type(exc).__name__,
-            services.redactor.text(str(exc))[:300],
-        )
-        raise HTTPException(
-            status_code=429,
-            detail="the event could not be stored; deliver it again later",
-            headers={"Retry-After": "60"},
-        ) from None
+        raise store_failed(services, exc, what="a GHL webhook", status=429) from None
     counters.webhook(SOURCE, "duplicate" if accepted.duplicate else "accepted")
     if not accepted.duplicate:
         await _apply_lifecycle(services, payload)
