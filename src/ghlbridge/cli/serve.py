@@ -7,16 +7,14 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ghlbridge.cli.errors import UsageError, reports_errors
-from ghlbridge.flows.redact import Redactor
-from ghlbridge.server import ServerSettings, SettingsError, create_app, services_of
-from ghlbridge.server.logs import RedactingFilter
-from ghlbridge.server.runner import RunningServer, serve_until_signalled
-from ghlbridge.server.verify import PublicKeyError
+
+if TYPE_CHECKING:
+    from ghlbridge.server.runner import RunningServer
 
 FlowsDirOpt = Annotated[
     list[Path] | None,
@@ -56,6 +54,13 @@ def serve(
     At first start an admin token is made and printed once: the API needs it as
     `Authorization: Bearer <token>`.
     """
+    # The server is imported here, not at module level: every other command starts faster.
+    from ghlbridge.flows.redact import Redactor
+    from ghlbridge.server import ServerSettings, SettingsError, create_app, services_of
+    from ghlbridge.server.logs import RedactingFilter
+    from ghlbridge.server.runner import serve_until_signalled
+    from ghlbridge.server.verify import PublicKeyError
+
     redaction = RedactingFilter(Redactor())
     _configure_logging(log_level, redaction)
     try:
